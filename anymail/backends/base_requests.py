@@ -1,0 +1,198 @@
+"""Base for ESP backends that call an HTTP API with requests."""
+
+import functools
+from urllib.parse import urljoin
+
+import requests
+
+from .._version import __version__
+from ..exceptions import AnymailAPIError, AnymailRequestsAPIError
+from ..utils import get_anymail_setting
+from .base import AnymailBaseBackend, BasePayload
+
+DEFAULT_REQUESTS_TIMEOUT = 30
+
+# Request headers whose values are credentials, never printed by DEBUG_API_REQUESTS
+# (matched case-insensitively; a header whose name contains any of the
+# SECRET_HEADER_WORDS counts too)
+SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie"}
+SECRET_HEADER_WORDS = ("token", "key", "secret", "password", "signature")
+REDACTED = "<redacted>"
+
+
+class AnymailRequestsBackend(AnymailBaseBackend):
+    """An Anymail backend that sends through one requests.Session per connection."""
+
+    def __init__(self, api_url, **kwargs):
+        self.api_url = api_url
+        if "timeout" in kwargs:
+            kwargs.pop("requests_timeout", None)
+            self.timeout = kwargs.pop("timeout")
+        else:
+            self.timeout = get_anymail_setting(
+                "requests_timeout", kwargs=kwargs, default=DEFAULT_REQUESTS_TIMEOUT
+            )
+        super().__init__(**kwargs)
+        self.session = None
+
+    def open(self):
+        if self.session is not None:
+            return False
+        try:
+            self.session = self.create_session()
+        except Exception:
+            if not self.fail_silently:
+                raise
+        return True
+
+    def close(self):
+        if self.session is None:
+            return
+        try:
+            self.session.close()
+        except requests.RequestException:
+            if not self.fail_silently:
+                raise
+        finally:
+            self.session = None
+
+    def create_session(self):
+        """A new requests.Session for this connection. Override to add adapters."""
+        session = requests.Session()
+        default_agent = session.headers["User-Agent"]
+        session.headers["User-Agent"] = (
+            f"django-anymail/{__version__}-{self.esp_name.lower()} {default_agent}"
+        )
+        if self.debug_api_requests:
+            session.hooks["response"].append(print_api_request)
+        return session
+
+    def post_to_esp(self, payload, message):
+        """Make the API call for `payload`; returns the requests.Response."""
+        if self.session is None:
+            if self.fail_silently:
+                raise AnymailAPIError(
+                    f"No {self.esp_name} API session is open", backend=self
+                )
+            raise RuntimeError(
+                "Session not open: send through send_messages() or call open() first"
+            )
+        params = payload.get_request_params(self.api_url)
+        params.setdefault("timeout", self.timeout)
+        try:
+            response = self.session.request(**params)
+        except requests.RequestException as err:
+            error_class = _requests_api_error_class(type(err))
+            raise error_class(
+                f"Error posting to {params['url']}:",
+                email_message=message,
+                payload=payload,
+            ) from err
+        self.raise_for_status(response, payload, message)
+        return response
+
+    def raise_for_status(self, response, payload, message):
+        """Raise AnymailRequestsAPIError for a non-2xx response."""
+        if not 200 <= response.status_code < 300:
+            raise AnymailRequestsAPIError(
+                email_message=message, payload=payload, response=response, backend=self
+            )
+
+    def deserialize_json_response(self, response, payload, message):
+        """The response's parsed JSON, or AnymailRequestsAPIError if it isn't JSON."""
+        try:
+            return response.json()
+        except ValueError as err:
+            raise AnymailRequestsAPIError(
+                f"Invalid JSON in {self.esp_name} API response",
+                email_message=message,
+                payload=payload,
+                response=response,
+                backend=self,
+            ) from err
+
+
+@functools.cache
+def _requests_api_error_class(requests_error_class):
+    """An AnymailRequestsAPIError that is also an instance of requests_error_class."""
+    return type(
+        "AnymailRequestsAPIError",
+        (AnymailRequestsAPIError, requests_error_class),
+        {"__module__": AnymailRequestsAPIError.__module__},
+    )
+
+
+def is_secret_header(name):
+    name = name.lower()
+    return name in SECRET_HEADERS or any(word in name for word in SECRET_HEADER_WORDS)
+
+
+def print_api_request(response, *args, **kwargs):
+    """requests response hook for DEBUG_API_REQUESTS: print the whole exchange.
+
+    Credentials in request headers are redacted.
+    """
+    request = response.request
+    lines = ["", "===== Anymail API request", f"{request.method} {request.url}"]
+    lines.extend(
+        f"{name}: {REDACTED if is_secret_header(name) else value}"
+        for name, value in request.headers.items()
+    )
+    lines.append("")
+    if request.body is not None:
+        body = request.body
+        if isinstance(body, bytes):
+            body = body.decode("utf-8", errors="replace")
+        lines.append(body.replace("\r\n", "\n"))
+    lines.extend(
+        ["", "----- Response", f"HTTP {response.status_code} {response.reason}"]
+    )
+    lines.extend(f"{name}: {value}" for name, value in response.headers.items())
+    lines.extend(["", response.text])
+    print("\n".join(lines))
+
+
+class RequestsPayload(BasePayload):
+    """A payload for an HTTP API call: method, params, data, headers, files, auth."""
+
+    def __init__(
+        self,
+        message,
+        defaults,
+        backend,
+        method="POST",
+        params=None,
+        data=None,
+        headers=None,
+        files=None,
+        auth=None,
+    ):
+        self.method = method
+        self.params = params
+        self.data = data
+        self.headers = headers
+        self.files = files
+        self.auth = auth
+        super().__init__(message, defaults, backend)
+
+    def get_api_endpoint(self):
+        """The endpoint relative to the backend's api_url (None: api_url itself)."""
+        return None
+
+    def serialize_data(self):
+        """The request body. JSON ESPs return self.serialize_json(self.data)."""
+        return self.data
+
+    def get_request_params(self, api_url):
+        """Keyword arguments for requests.Session.request."""
+        data = self.serialize_data()
+        endpoint = self.get_api_endpoint()
+        return {
+            "method": self.method,
+            "url": api_url if endpoint is None else urljoin(api_url, endpoint),
+            "params": self.params,
+            "data": data,
+            "headers": self.headers,
+            "files": self.files,
+            "auth": self.auth,
+        }
