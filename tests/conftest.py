@@ -1,0 +1,101 @@
+"""Shared pytest fixtures."""
+
+import json
+from unittest import mock
+
+import pytest
+import requests
+from requests.structures import CaseInsensitiveDict
+
+
+def make_response(status_code=200, body=b"", reason=None, headers=None, url=""):
+    """A real requests.Response, as an ESP API would have answered."""
+    response = requests.Response()
+    response.status_code = status_code
+    response.reason = reason if reason is not None else _default_reason(status_code)
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body)
+        headers = {"Content-Type": "application/json", **(headers or {})}
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    response._content = body
+    response.encoding = "utf-8"
+    response.headers = CaseInsensitiveDict(headers or {})
+    response.url = url
+    return response
+
+
+def _default_reason(status_code):
+    return (
+        requests.status_codes._codes.get(status_code, ("",))[0]
+        .upper()
+        .replace("_", " ")
+    )
+
+
+class RequestsMock:
+    """Replaces requests.Session.request; records calls and answers canned responses.
+
+    Set the answer with set_response(...); inspect what the ESP would have
+    received with last_call (the keyword arguments), last_json(), calls.
+    """
+
+    def __init__(self):
+        self.patcher = mock.patch(
+            "requests.Session.request", autospec=True, side_effect=self._request
+        )
+        self.mock = None
+        self.responses = []
+        self.default_response = dict(status_code=200, body=b"")
+        self.calls = []
+
+    def start(self):
+        self.mock = self.patcher.start()
+        return self
+
+    def stop(self):
+        self.patcher.stop()
+
+    def set_response(self, status_code=200, body=b"", reason=None, headers=None):
+        """The answer for every following call (until changed)."""
+        self.default_response = dict(
+            status_code=status_code, body=body, reason=reason, headers=headers
+        )
+
+    def queue_response(self, status_code=200, body=b"", reason=None, headers=None):
+        """An answer for just the next call (before the default)."""
+        self.responses.append(
+            dict(status_code=status_code, body=body, reason=reason, headers=headers)
+        )
+
+    def set_exception(self, exception):
+        """Make every following call raise `exception` (a requests error)."""
+        self.default_response = exception
+
+    def _request(self, session, *args, **kwargs):
+        assert not args, "Anymail must call Session.request with keyword arguments"
+        self.calls.append(kwargs)
+        answer = self.responses.pop(0) if self.responses else self.default_response
+        if isinstance(answer, BaseException):
+            raise answer
+        return make_response(url=kwargs.get("url", ""), **answer)
+
+    @property
+    def last_call(self):
+        assert self.calls, "no API call was made"
+        return self.calls[-1]
+
+    def last_json(self):
+        return json.loads(self.last_call["data"])
+
+    @property
+    def call_count(self):
+        return len(self.calls)
+
+
+@pytest.fixture
+def requests_mock():
+    """Patch requests.Session.request for the test; yields a RequestsMock."""
+    patched = RequestsMock().start()
+    yield patched
+    patched.stop()
