@@ -5,7 +5,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS := test,amazon-ses,postal,resend,sendgrid
+EXTRAS := test,amazon-ses,postal,resend,sendgrid,uts46
 
 # Second environment: Python 3.12 with the newest Django (see test-newest).
 NEWEST_VENV ?= .venv-django-newest
