@@ -9,7 +9,7 @@ from collections.abc import Mapping, MutableMapping
 from copy import deepcopy
 from email.charset import Charset
 from email.errors import HeaderParseError, InvalidHeaderDefect
-from email.header import decode_header, make_header
+from email.header import decode_header
 from email.headerregistry import Address
 from email.message import Message
 from email.utils import formatdate, getaddresses, parsedate_to_datetime
@@ -360,7 +360,18 @@ def rfc2047_encode(text):
 
 def rfc2047_decode(encoded):
     """Decode any RFC 2047 encoded-words in `encoded` to a str."""
-    return str(make_header(decode_header(encoded)))
+    # decode_header yields (bytes, charset) runs; the plain (possibly 8-bit)
+    # text between encoded-words comes back as raw-unicode-escape bytes with
+    # charset None, keeping its own whitespace.
+    decoded = []
+    for part, charset in decode_header(encoded):
+        if isinstance(part, bytes):
+            try:
+                part = part.decode(charset or "raw-unicode-escape", "replace")
+            except LookupError:  # unknown charset
+                part = part.decode("utf-8", "replace")
+        decoded.append(part)
+    return "".join(decoded)
 
 
 def rfc2822date(dt):
@@ -403,12 +414,13 @@ class Attachment:
         content = force_non_lazy(content)
         if _is_django_email_message(content):
             content = _django_message_as_mime(content)
+            mimetype = mimetype or "message/rfc822"
         if isinstance(content, Message):
             content = _serialize_forwarded_message(content)
             mimetype = mimetype or "message/rfc822"
         if mimetype is None:
             mimetype = (
-                mimetypes.guess_type(name)[0] if name else None
+                mimetypes.guess_type(self.name)[0] if self.name else None
             ) or "application/octet-stream"
         self.content = content
         self.mimetype = mimetype
@@ -417,16 +429,16 @@ class Attachment:
     def _init_from_mime(self, part):
         self.name = part.get_filename()
         self.mimetype = part.get_content_type()
-        self.content_type = part["Content-Type"] or self.mimetype
         self.charset = part.get_content_charset()
         if part.is_multipart():
-            self.content = part.as_bytes()
+            self.content = part.as_bytes()  # (also sets a missing boundary)
         elif hasattr(part, "get_content"):  # modern email.message.MIMEPart
             self.content = part.get_content()
             if isinstance(self.content, Message):
                 self.content = _serialize_forwarded_message(self.content)
         else:  # legacy (compat32) MIMEBase
             self.content = part.get_payload(decode=True)
+        self.content_type = str(part["Content-Type"] or self.mimetype)
         disposition = part.get_content_disposition()
         content_id = part["Content-ID"]
         self.inline = disposition == "inline" or (
@@ -582,12 +594,11 @@ def querydict_getfirst(qdict, field, default=UNSET):
 
 def get_request_basic_auth(request):
     """'user:pass' from the request's HTTP Basic Authorization header, or None."""
-    authorization = request.META.get("HTTP_AUTHORIZATION", "")
-    scheme, _, credentials = authorization.partition(" ")
-    if scheme.lower() != "basic" or not credentials:
+    tokens = request.META.get("HTTP_AUTHORIZATION", "").split()
+    if len(tokens) != 2 or tokens[0].lower() != "basic":
         return None
     try:
-        return base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+        return base64.b64decode(tokens[1], validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         return None
 
