@@ -20,8 +20,10 @@ def get_configured_email_backends():
             config.get("BACKEND", DEFAULT_DJANGO_BACKEND) for config in mailers.values()
         }
     with warnings.catch_warnings():
-        # Django 6.1+ deprecates reading EMAIL_BACKEND; the check must stay quiet.
+        # Django 6.1+ deprecates reading EMAIL_BACKEND (a PendingDeprecationWarning
+        # until it becomes a DeprecationWarning); the check must stay quiet.
         warnings.simplefilter("ignore", category=DeprecationWarning)
+        warnings.simplefilter("ignore", category=PendingDeprecationWarning)
         return {settings.EMAIL_BACKEND}
 
 

@@ -181,7 +181,11 @@ class AnymailStatus:
 def _repr_sorted(value):
     """repr, but with sets rendered in sorted (stable) order."""
     if isinstance(value, set):
-        return "{%s}" % ", ".join(repr(item) for item in sorted(value, key=_sort_key))
+        try:
+            items = sorted(value)
+        except TypeError:  # unorderable mix, e.g. None with str ids
+            items = sorted(value, key=_sort_key)
+        return "{%s}" % ", ".join(repr(item) for item in items)
     return repr(value)
 
 

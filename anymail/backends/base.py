@@ -498,7 +498,8 @@ class BasePayload:
             self.add_attachment(attachment)
 
     def set_reply_to(self, emails):
-        self.unsupported_feature("reply_to")
+        if emails:  # Django's default reply_to=[] doesn't use the feature
+            self.unsupported_feature("reply_to")
 
     def set_extra_headers(self, headers):
         self.unsupported_feature("extra_headers")
