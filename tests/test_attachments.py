@@ -10,7 +10,6 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 
 import django
-import pytest
 from django.core import mail
 from django.test import override_settings
 from django.utils.translation import gettext_lazy
@@ -163,9 +162,6 @@ def test_django_attach_items():
     )
 
 
-@pytest.mark.skipif(
-    not hasattr(mail, "EmailAttachment"), reason="Django < 5.2 has no EmailAttachment"
-)
 def test_email_attachment_namedtuple():
     attachment = Attachment(mail.EmailAttachment("e.txt", "x", "text/plain"))
     assert (attachment.name, attachment.content, attachment.content_type) == (

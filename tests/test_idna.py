@@ -10,11 +10,6 @@ from anymail import _idna
 from anymail._idna import idna2003, idna2008, none, uts46
 from anymail.exceptions import AnymailConfigurationError, AnymailImproperlyInstalled
 
-try:
-    import uts46 as uts46_package
-except ImportError:
-    uts46_package = None
-
 DHIVEHI = (
     "idna2008.\u0789\u07a8\u0790\u07a7\u078d\u07aa.example"  # idna2008.މިސާލު.example
 )
@@ -78,7 +73,6 @@ def test_none(domain):
     assert none(domain) == domain
 
 
-@pytest.mark.skipif(uts46_package is None, reason="uts46 package not installed")
 @pytest.mark.parametrize(
     "domain, expected",
     [
@@ -94,17 +88,9 @@ def test_uts46_installed(domain, expected):
     assert type(result) is str
 
 
-@pytest.mark.skipif(uts46_package is None, reason="uts46 package not installed")
 def test_uts46_installed_rejects_invalid():
     with pytest.raises(ValueError):
         uts46("a..example")
-
-
-@pytest.mark.skipif(uts46_package is not None, reason="uts46 package is installed")
-def test_uts46_not_installed():
-    with pytest.raises(AnymailImproperlyInstalled) as excinfo:
-        uts46("faß.example")
-    assert str(excinfo.value) == UTS46_MISSING_TEXT
 
 
 def load_idna_module():
