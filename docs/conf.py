@@ -1,13 +1,16 @@
 """Sphinx configuration for the Anymail documentation.
 
-Only Sphinx's built-in features are used (no autodoc: the docs are written by
-hand from the specification, so building them never imports the package).
+The docs are written by hand (no autodoc). The one local extension,
+_ext/anymail_feature_matrix.py, imports the package to generate the ESP
+feature matrix from the backends themselves.
 """
 
 import re
+import sys
 from pathlib import Path
 
 _root = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(_root), str(_root / "docs" / "_ext")]
 _version_file = _root / "anymail" / "_version.py"
 _match = re.search(
     r"""__version__\s*=\s*["']([^"']+)["']""",
@@ -20,9 +23,10 @@ copyright = "2026, the anymail developers"
 release = _match.group(1) if _match else "15.2"
 version = release
 
-extensions = []
+# anymail_feature_matrix imports the package to probe each ESP backend
+extensions = ["anymail_feature_matrix"]
 templates_path = []
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "_ext", "Thumbs.db", ".DS_Store"]
 root_doc = "index"
 default_role = "literal"
 highlight_language = "python3"

@@ -1,6 +1,7 @@
 """Base for ESP backends that call an HTTP API with requests."""
 
 import functools
+import json
 from urllib.parse import urljoin
 
 import requests
@@ -127,10 +128,28 @@ def is_secret_header(name):
     return name in SECRET_HEADERS or any(word in name for word in SECRET_HEADER_WORDS)
 
 
+class JsonBodyWithSecrets(str):
+    """A JSON request body (str) with credentials in some top-level fields.
+
+    It is sent unchanged; DEBUG_API_REQUESTS prints redacted() instead.
+    """
+
+    def __new__(cls, body, secret_fields):
+        self = super().__new__(cls, body)
+        self.secret_fields = secret_fields
+        return self
+
+    def redacted(self):
+        data = json.loads(self)
+        if isinstance(data, dict):
+            data.update((name, REDACTED) for name in self.secret_fields if name in data)
+        return json.dumps(data)
+
+
 def print_api_request(response, *args, **kwargs):
     """requests response hook for DEBUG_API_REQUESTS: print the whole exchange.
 
-    Credentials in request headers are redacted.
+    Credentials in request headers, and secret fields of a JSON body, are redacted.
     """
     request = response.request
     lines = ["", "===== Anymail API request", f"{request.method} {request.url}"]
@@ -141,6 +160,8 @@ def print_api_request(response, *args, **kwargs):
     lines.append("")
     if request.body is not None:
         body = request.body
+        if isinstance(body, JsonBodyWithSecrets):
+            body = body.redacted()
         if isinstance(body, bytes):
             body = body.decode("utf-8", errors="replace")
         lines.append(body.replace("\r\n", "\n"))
@@ -154,6 +175,10 @@ def print_api_request(response, *args, **kwargs):
 
 class RequestsPayload(BasePayload):
     """A payload for an HTTP API call: method, params, data, headers, files, auth."""
+
+    #: Top-level fields of a JSON (str) request body that hold credentials, for
+    #: APIs that authenticate in the body: DEBUG_API_REQUESTS redacts them
+    secret_body_fields = ()
 
     def __init__(
         self,
@@ -186,6 +211,12 @@ class RequestsPayload(BasePayload):
     def get_request_params(self, api_url):
         """Keyword arguments for requests.Session.request."""
         data = self.serialize_data()
+        if (
+            self.secret_body_fields
+            and self.backend.debug_api_requests
+            and isinstance(data, str)
+        ):
+            data = JsonBodyWithSecrets(data, self.secret_body_fields)
         endpoint = self.get_api_endpoint()
         return {
             "method": self.method,

@@ -1,0 +1,213 @@
+"""Send time through a backend vs. the raw requests floor, over real HTTP.
+
+The StandIn runs in a child process. For each ESP, three "sides" each send N
+requests over their own single keep-alive connection:
+
+backend
+    the backend sends N typical messages through one opened connection
+    (``connection.open()``, then ``send_messages([message])`` per message);
+raw
+    a plain ``requests.Session`` posts the request the backend made for its first
+    message, pre-built: same method, URL, headers and body bytes. This is the floor.
+params
+    (diagnostic) a plain ``requests.Session`` calls ``request(**kwargs)`` with the
+    keyword arguments the backend passed for its first message, so requests itself
+    encodes the body (JSON string / multipart) every time. backend - params is
+    Anymail's own cost; params - raw is requests' body encoding.
+
+Each round sends N messages per side, interleaved in chunks of 20 with the order
+rotating between chunks, so load changes on the machine hit all sides alike.
+Reported: medians over rounds of ms/message, and the median per-round ratio
+backend / raw. Target: <= 1.10.
+
+Run alone: ``python -m bench.send_vs_raw [-n 300] [--rounds 5]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+from collections.abc import Callable
+
+import requests
+
+from .common import (
+    ESPS,
+    Result,
+    get_connection,
+    median,
+    print_table,
+    setup_django,
+    typical_message,
+)
+from .standin_process import StandInProcess
+
+TARGET_RATIO = 1.10
+CHUNK = 20
+
+
+def capture_request(connection, message) -> tuple[dict, requests.PreparedRequest]:
+    """Send `message` through the open `connection`.
+
+    Returns the kwargs the backend passed to Session.request, and the
+    PreparedRequest requests built from them.
+    """
+    session = connection.session
+    kwargs_seen, prepared_seen = [], []
+    original_request, original_send = session.request, session.send
+
+    def capturing_request(*args, **kwargs):
+        assert not args, "expected keyword arguments only"
+        kwargs_seen.append(dict(kwargs))
+        return original_request(**kwargs)
+
+    def capturing_send(request, **kwargs):
+        prepared_seen.append(request.copy())
+        return original_send(request, **kwargs)
+
+    session.request, session.send = capturing_request, capturing_send
+    try:
+        connection.send_messages([message])
+    finally:
+        del session.request, session.send  # back to the class's methods
+    (kwargs,) = kwargs_seen
+    (prepared,) = prepared_seen
+    return kwargs, prepared
+
+
+def check_response(response: requests.Response) -> None:
+    if response.status_code != 200:
+        raise AssertionError(f"request answered {response.status_code}")
+
+
+class Sides:
+    """The three ways of sending, each timed per chunk."""
+
+    def __init__(self, connection, expected_status: str):
+        self.connection = connection
+        self.expected = {expected_status}
+        kwargs, prepared = capture_request(connection, typical_message())
+        body = prepared.body
+        self.body = body.encode("utf-8") if isinstance(body, str) else body
+        self.prepared = prepared
+        self.kwargs = kwargs
+        self.raw_session = requests.Session()
+        self.params_session = requests.Session()
+
+    def close(self) -> None:
+        self.raw_session.close()
+        self.params_session.close()
+
+    def backend(self, messages: list) -> float:
+        connection = self.connection
+        start = time.perf_counter()
+        for message in messages:
+            connection.send_messages([message])
+        elapsed = time.perf_counter() - start
+        for message in messages:
+            if message.anymail_status.status != self.expected:
+                raise AssertionError(f"unexpected status {message.anymail_status!r}")
+        return elapsed
+
+    def raw(self, messages: list) -> float:
+        request, session, body = self.prepared, self.raw_session, self.body
+        method, url, headers = request.method, request.url, dict(request.headers)
+        start = time.perf_counter()
+        for _ in messages:
+            check_response(
+                session.request(method, url, data=body, headers=headers, timeout=30)
+            )
+        return time.perf_counter() - start
+
+    def params(self, messages: list) -> float:
+        session, kwargs = self.params_session, self.kwargs
+        start = time.perf_counter()
+        for _ in messages:
+            check_response(session.request(**kwargs))
+        return time.perf_counter() - start
+
+
+def measure(server: StandInProcess, esp: str, n: int, rounds: int) -> dict:
+    connections_before = server.stats()["connections_opened"]
+    connection = get_connection(esp, server.api_url(esp))
+    connection.open()
+    sides = Sides(connection, ESPS[esp].sent_status)
+    order: list[tuple[str, Callable[[list], float]]] = [
+        ("backend", sides.backend),
+        ("raw", sides.raw),
+        ("params", sides.params),
+    ]
+    try:
+        for _, side in order:  # warm-up (discarded)
+            side([typical_message() for _ in range(CHUNK)])
+        per_round: dict[str, list[float]] = {name: [] for name, _ in order}
+        for _ in range(rounds):
+            messages = [typical_message() for _ in range(n)]
+            totals = dict.fromkeys(per_round, 0.0)
+            gc.collect()
+            for index, first in enumerate(range(0, n, CHUNK)):
+                batch = messages[first : first + CHUNK]
+                shift = index % len(order)
+                for name, side in order[shift:] + order[:shift]:
+                    totals[name] += side(batch)
+            for name, total in totals.items():
+                per_round[name].append(total / n)
+    finally:
+        sides.close()
+        connection.close()
+    stats = server.stats()
+    ratios = [
+        b / r for b, r in zip(per_round["backend"], per_round["raw"], strict=True)
+    ]
+    return {
+        **{name: median(times) for name, times in per_round.items()},
+        "ratio": median(ratios),
+        "ratio_range": (min(ratios), max(ratios)),
+        "connections": stats["connections_opened"] - connections_before,
+        "errors": stats["errors"],
+        "body_bytes": len(sides.body),
+    }
+
+
+def run(n: int = 300, rounds: int = 5) -> list[Result]:
+    setup_django()
+    results = []
+    with StandInProcess(record_bodies=False) as server:
+        for esp in ESPS:
+            m = measure(server, esp, n, rounds)
+            low, high = m["ratio_range"]
+            note = (
+                f"backend {m['backend'] * 1e3:.3f}, raw {m['raw'] * 1e3:.3f}, "
+                f"requests-encodes {m['params'] * 1e3:.3f} ms/msg; "
+                f"rounds {low:.2f}-{high:.2f}x; body {m['body_bytes']} B"
+            )
+            # one connection per side (3), all kept alive
+            one_connection_each = m["connections"] == 3
+            if not one_connection_each:
+                note += f"; {m['connections']} TCP connections, expected 3"
+            if m["errors"]:
+                note += f"; STAND-IN ERRORS {m['errors']}"
+            results.append(
+                Result(
+                    f"Send time vs raw requests (N={n} x {rounds})",
+                    esp,
+                    f"{m['ratio']:.2f}x",
+                    f"<= {TARGET_RATIO:.2f}x",
+                    m["ratio"] <= TARGET_RATIO and one_connection_each,
+                    note,
+                )
+            )
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.send_vs_raw")
+    parser.add_argument("-n", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    print_table(run(args.n, args.rounds))
+
+
+if __name__ == "__main__":
+    main()
