@@ -36,6 +36,14 @@ class AnymailRequestsBackend(AnymailBaseBackend):
         super().__init__(**kwargs)
         self.session = None
 
+    def get_api_url_setting(self, kwargs, default):
+        """The <ESP>_API_URL setting (api_url kwarg), ending with "/" so
+        endpoints join onto it."""
+        api_url = get_anymail_setting(
+            "api_url", esp_name=self.esp_name, kwargs=kwargs, default=default
+        )
+        return api_url if api_url.endswith("/") else api_url + "/"
+
     def open(self):
         if self.session is not None:
             return False
@@ -140,10 +148,25 @@ class JsonBodyWithSecrets(str):
         return self
 
     def redacted(self):
-        data = json.loads(self)
-        if isinstance(data, dict):
-            data.update((name, REDACTED) for name in self.secret_fields if name in data)
-        return json.dumps(data)
+        return _redact_json(self, self.secret_fields)
+
+
+class JsonBytesBodyWithSecrets(bytearray):
+    """Like JsonBodyWithSecrets, for a (UTF-8) bytes or bytearray JSON body."""
+
+    def __init__(self, body, secret_fields):
+        super().__init__(body)
+        self.secret_fields = secret_fields
+
+    def redacted(self):
+        return _redact_json(self, self.secret_fields)
+
+
+def _redact_json(body, secret_fields):
+    data = json.loads(body)
+    if isinstance(data, dict):
+        data.update((name, REDACTED) for name in secret_fields if name in data)
+    return json.dumps(data)
 
 
 def print_api_request(response, *args, **kwargs):
@@ -160,10 +183,10 @@ def print_api_request(response, *args, **kwargs):
     lines.append("")
     if request.body is not None:
         body = request.body
-        if isinstance(body, JsonBodyWithSecrets):
+        if isinstance(body, (JsonBodyWithSecrets, JsonBytesBodyWithSecrets)):
             body = body.redacted()
-        if isinstance(body, bytes):
-            body = body.decode("utf-8", errors="replace")
+        if isinstance(body, (bytes, bytearray)):
+            body = bytes(body).decode("utf-8", errors="replace")
         lines.append(body.replace("\r\n", "\n"))
     lines.extend(
         ["", "----- Response", f"HTTP {response.status_code} {response.reason}"]
@@ -211,12 +234,11 @@ class RequestsPayload(BasePayload):
     def get_request_params(self, api_url):
         """Keyword arguments for requests.Session.request."""
         data = self.serialize_data()
-        if (
-            self.secret_body_fields
-            and self.backend.debug_api_requests
-            and isinstance(data, str)
-        ):
-            data = JsonBodyWithSecrets(data, self.secret_body_fields)
+        if self.secret_body_fields and self.backend.debug_api_requests:
+            if isinstance(data, str):
+                data = JsonBodyWithSecrets(data, self.secret_body_fields)
+            elif isinstance(data, (bytes, bytearray)):
+                data = JsonBytesBodyWithSecrets(data, self.secret_body_fields)
         endpoint = self.get_api_endpoint()
         return {
             "method": self.method,

@@ -25,11 +25,7 @@ class EmailBackend(AnymailRequestsBackend):
         api_key = get_anymail_setting(
             "api_key", esp_name=esp_name, kwargs=kwargs, allow_bare=True
         )
-        api_url = get_anymail_setting(
-            "api_url", esp_name=esp_name, kwargs=kwargs, default=DEFAULT_API_URL
-        )
-        if not api_url.endswith("/"):
-            api_url += "/"
+        api_url = self.get_api_url_setting(kwargs, default=DEFAULT_API_URL)
         # Brevo mishandles some display names and non-ASCII header values;
         # these (undocumented) settings turn off Anymail's precautions
         self.workaround_display_name_bugs = get_anymail_setting(

@@ -28,11 +28,7 @@ class EmailBackend(AnymailRequestsBackend):
             allow_bare=True,
             default=None,
         )
-        api_url = get_anymail_setting(
-            "api_url", esp_name=esp_name, kwargs=kwargs, default=DEFAULT_API_URL
-        )
-        if not api_url.endswith("/"):
-            api_url += "/"
+        api_url = self.get_api_url_setting(kwargs, default=DEFAULT_API_URL)
         super().__init__(api_url, **kwargs)
 
     def build_message_payload(self, message, defaults):

@@ -26,11 +26,7 @@ class EmailBackend(AnymailRequestsBackend):
         self.api_key = get_anymail_setting(
             "api_key", esp_name=esp_name, kwargs=kwargs, allow_bare=True
         )
-        api_url = get_anymail_setting(
-            "api_url", esp_name=esp_name, kwargs=kwargs, default=DEFAULT_API_URL
-        )
-        if not api_url.endswith("/"):
-            api_url += "/"
+        api_url = self.get_api_url_setting(kwargs, default=DEFAULT_API_URL)
         super().__init__(api_url, **kwargs)
 
     def build_message_payload(self, message, defaults):

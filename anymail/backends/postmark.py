@@ -17,6 +17,7 @@ from ..utils import (
     get_anymail_setting,
     parse_address_list,
 )
+from .base import Base64Bytes
 from .base_requests import AnymailRequestsBackend, RequestsPayload
 
 DEFAULT_API_URL = "https://api.postmarkapp.com/"
@@ -61,11 +62,7 @@ class EmailBackend(AnymailRequestsBackend):
             kwargs=kwargs,
             default=self.use_bulk_api,
         )
-        api_url = get_anymail_setting(
-            "api_url", esp_name=esp_name, kwargs=kwargs, default=DEFAULT_API_URL
-        )
-        if not api_url.endswith("/"):
-            api_url += "/"
+        api_url = self.get_api_url_setting(kwargs, default=DEFAULT_API_URL)
         super().__init__(api_url, **kwargs)
 
     def build_message_payload(self, message, defaults):
@@ -337,7 +334,7 @@ class PostmarkPayload(RequestsPayload):
     def add_attachment(self, attachment):
         entry = {
             "Name": attachment.name or "",
-            "Content": attachment.b64content,
+            "Content": Base64Bytes(attachment.content_bytes),
             "ContentType": attachment.content_type,
         }
         if attachment.inline:

@@ -74,11 +74,7 @@ class EmailBackend(AnymailRequestsBackend):
         self.merge_field_format = get_anymail_setting(
             "merge_field_format", esp_name=esp_name, kwargs=kwargs, default=None
         )
-        api_url = get_anymail_setting(
-            "api_url", esp_name=esp_name, kwargs=kwargs, default=DEFAULT_API_URL
-        )
-        if not api_url.endswith("/"):
-            api_url += "/"
+        api_url = self.get_api_url_setting(kwargs, default=DEFAULT_API_URL)
         # The same for every message: build them once
         self.api_headers = {
             "Authorization": f"Bearer {api_key}",

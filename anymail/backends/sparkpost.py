@@ -41,11 +41,7 @@ class EmailBackend(AnymailRequestsBackend):
         subaccount = get_anymail_setting(
             "subaccount", esp_name=esp_name, kwargs=kwargs, default=None
         )
-        api_url = get_anymail_setting(
-            "api_url", esp_name=esp_name, kwargs=kwargs, default=DEFAULT_API_URL
-        )
-        if not api_url.endswith("/"):
-            api_url += "/"
+        api_url = self.get_api_url_setting(kwargs, default=DEFAULT_API_URL)
         # Request headers are the same for every message: build them once
         self.api_headers = {
             "Authorization": api_key,  # the raw key, no auth scheme
