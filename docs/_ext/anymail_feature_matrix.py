@@ -34,7 +34,9 @@ TEMPLATE_ID = "1234"  # numeric: some ESPs only have numeric template ids
 
 
 def _amp(message):
-    message.attach_alternative("<html amp4email><body>AMP</body></html>", "text/x-amp-html")
+    message.attach_alternative(
+        "<html amp4email><body>AMP</body></html>", "text/x-amp-html"
+    )
 
 
 #: (column title, message attributes to set, optional extra message setup)
