@@ -5,6 +5,7 @@ import binascii
 import email.policy
 import inspect
 import mimetypes
+import re
 from collections.abc import Mapping, MutableMapping
 from copy import deepcopy
 from email.charset import Charset
@@ -310,6 +311,28 @@ def _getaddresses_non_strict():
 _getaddresses = _getaddresses_non_strict()
 
 
+#: Addresses simple enough to split without the stdlib parser: `local@domain` or
+#: `Display Name <local@domain>`, plain ASCII atoms only (anything else, including
+#: surrounding whitespace, takes the full parse)
+_SIMPLE_ADDRESS = re.compile(
+    r"(?:([A-Za-z0-9]+(?: [A-Za-z0-9]+)*) <)?"
+    r"([A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*)"
+    r"@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)"
+    r"(?(1)>)",
+    re.ASCII,
+)
+
+
+def _parse_address_item(item):
+    """The EmailAddress list for one str item of parse_address_list."""
+    match = _SIMPLE_ADDRESS.fullmatch(item)
+    if match:
+        name, username, domain = match.groups()
+        return [EmailAddress(name or "", username=username, domain=domain)]
+    pairs = _getaddresses([item]) or [("", "")]
+    return [EmailAddress(name, addr) for name, addr in pairs]
+
+
 def parse_address_list(address_list, field=None):
     """Parse a str or list of str into a list of EmailAddress.
 
@@ -322,8 +345,7 @@ def parse_address_list(address_list, field=None):
     parsed = []
     try:
         for item in strings:
-            pairs = _getaddresses([item]) or [("", "")]
-            parsed.extend(EmailAddress(name, addr) for name, addr in pairs)
+            parsed.extend(_parse_address_item(item))
     except AnymailInvalidAddress as err:
         message = err.args[0]
         if field:

@@ -9,6 +9,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from email.headerregistry import Address
 from types import MappingProxyType
+from unittest import mock
 
 import pytest
 from django.http import QueryDict
@@ -17,6 +18,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy
 
 import anymail
+from anymail import utils
 from anymail._idna import idna2008
 from anymail.exceptions import (
     AnymailConfigurationError,
@@ -1305,3 +1307,69 @@ def test_collect_all_methods_deduplicates():
         pass
 
     assert collect_all_methods(C, "validate") == [shared]
+
+
+# parse_address_list's fast path for simple addresses must give exactly what the
+# full (stdlib) parse gives
+FAST_PATH_INPUTS = [
+    "alice@example.com",
+    "Alice <alice@example.com>",
+    "Alice Smith <alice.smith+tag@mail.example.com>",
+    "A1 B2 C3 <a_b-c@x-y.example>",
+    "user@localhost",
+    "a@-x.com",
+    "UPPER@EXAMPLE.COM",
+    "Alice  Smith <alice@example.com>",
+    " alice@example.com",
+    "alice@example.com ",
+    "<alice@example.com>",
+    "Alice<alice@example.com>",
+    "Alice <alice@example.com",
+    "alice@example.com>",
+    '"Smith, Alice" <alice@example.com>',
+    "Alice (comment) <alice@example.com>",
+    "alice..x@example.com",
+    ".alice@example.com",
+    "alice.@example.com",
+    "alice@example..com",
+    "alice@example.com.",
+    "alice@[127.0.0.1]",
+    "alice@ex_ample.com",
+    "alice@example.com, bob@example.com",
+    "Jos\u00e9 <jose@example.com>",
+    "jos\u00e9@example.com",
+    "a!#$%&'*/=?^`{|}~@example.com",
+    "=?utf-8?q?Alice?= <alice@example.com>",
+    "Alice.Smith <alice@example.com>",
+    "alice@example.com\n",
+]
+
+
+def _slow_parse(item):
+    pairs = utils._getaddresses([item]) or [("", "")]
+    return [utils.EmailAddress(name, addr) for name, addr in pairs]
+
+
+@pytest.mark.parametrize("item", FAST_PATH_INPUTS)
+def test_parse_address_fast_path_matches_full_parse(item):
+    try:
+        expected = _slow_parse(item)
+    except AnymailInvalidAddress:
+        with pytest.raises(AnymailInvalidAddress):
+            utils._parse_address_item(item)
+        return
+    actual = utils._parse_address_item(item)
+    assert actual == expected
+    assert [a.address for a in actual] == [a.address for a in expected]
+    assert [(a.display_name, a.username, a.domain, a.addr_spec) for a in actual] == [
+        (a.display_name, a.username, a.domain, a.addr_spec) for a in expected
+    ]
+
+
+@pytest.mark.parametrize(
+    "item", ["alice@example.com", "Alice Smith <alice.smith+tag@mail.example.com>"]
+)
+def test_parse_address_fast_path_used(item):
+    with mock.patch.object(utils, "_getaddresses") as slow:
+        utils._parse_address_item(item)
+    slow.assert_not_called()

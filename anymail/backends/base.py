@@ -1,6 +1,9 @@
 """The ESP-independent send pipeline: message -> payload -> API call -> status."""
 
+import base64
 import json
+import re
+import secrets
 import warnings
 from collections.abc import Mapping
 from datetime import date, datetime, timezone
@@ -379,9 +382,26 @@ class BasePayload:
     # -- helpers for ESP payloads -----------------------------------------
 
     def serialize_json(self, data):
-        """JSON-encode `data`, raising AnymailSerializationError if impossible."""
+        """JSON-encode `data`, raising AnymailSerializationError if impossible.
+
+        Returns a str, or a bytearray (UTF-8 JSON) when `data` holds Base64Bytes:
+        their base64 is then written straight into the body, without keeping a
+        full-size base64 str and a JSON str of it as well.
+        """
+        markers = []
+        token = None
+
+        def default(obj):
+            nonlocal token
+            if isinstance(obj, Base64Bytes):
+                if token is None:
+                    token = secrets.token_hex(16)
+                markers.append(obj)
+                return f"anymail-base64-{token}-{len(markers) - 1}"
+            return _json_default(obj)
+
         try:
-            return json.dumps(data, default=_json_default)
+            serialized = json.dumps(data, default=default)
         except TypeError as err:
             raise AnymailSerializationError(
                 orig_err=err,
@@ -389,6 +409,9 @@ class BasePayload:
                 backend=self.backend,
                 payload=self,
             ) from None
+        if not markers:
+            return serialized
+        return _expand_base64_placeholders(serialized, token, markers)
 
     @staticmethod
     def aware_datetime(value):
@@ -549,3 +572,81 @@ def _json_default(obj):
     if isinstance(obj, Mapping):
         return dict(obj)
     raise TypeError(f"Object of type '{type(obj).__name__}' is not JSON serializable")
+
+
+class Base64Bytes:
+    """Raw bytes that serialize_json emits as a base64 JSON string.
+
+    Holds a reference to the bytes (no copy); the base64 text is only ever
+    produced in chunks, directly into the serialized request body.
+    """
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw):
+        self.raw = raw
+
+    @property
+    def encoded_length(self):
+        return 4 * ((len(self.raw) + 2) // 3)
+
+    def b64str(self):
+        """The whole base64 text, as an ASCII str."""
+        return base64.b64encode(self.raw).decode("ascii")
+
+    def __eq__(self, other):
+        if isinstance(other, Base64Bytes):
+            return self.raw == other.raw
+        return NotImplemented
+
+    __hash__ = None
+
+    def __repr__(self):
+        return f"Base64Bytes(len={len(self.raw)})"
+
+
+#: Bytes of raw data base64-encoded at a time (a multiple of 3, so the pieces'
+#: base64 concatenates to the whole's)
+_BASE64_CHUNK = 3 * 64 * 1024
+
+
+def _expand_base64_placeholders(serialized, token, markers):
+    """UTF-8 bytearray of JSON `serialized`, with each marker's base64 in place
+    of its placeholder string."""
+    pattern = re.compile(f'"anymail-base64-{token}-([0-9]+)"')
+    # (json.dumps's default ensure_ascii output is pure ASCII)
+    pieces = []  # alternating JSON text (bytes) and Base64Bytes
+    size = 0
+    pos = 0
+    for match in pattern.finditer(serialized):
+        text = serialized[pos : match.start()].encode("utf-8")
+        marker = markers[int(match.group(1))]
+        pieces.append(text)
+        pieces.append(marker)
+        size += len(text) + 2 + marker.encoded_length
+        pos = match.end()
+    text = serialized[pos:].encode("utf-8")
+    pieces.append(text)
+    size += len(text)
+    del serialized
+
+    body = bytearray(size)
+    view = memoryview(body)
+    offset = 0
+    for piece in pieces:
+        if isinstance(piece, Base64Bytes):
+            view[offset] = 0x22  # '"'
+            offset += 1
+            raw = memoryview(piece.raw).cast("B")
+            for start in range(0, len(raw), _BASE64_CHUNK):
+                chunk = base64.b64encode(raw[start : start + _BASE64_CHUNK])
+                view[offset : offset + len(chunk)] = chunk
+                offset += len(chunk)
+            view[offset] = 0x22
+            offset += 1
+        else:
+            view[offset : offset + len(piece)] = piece
+            offset += len(piece)
+    view.release()
+    assert offset == size
+    return body

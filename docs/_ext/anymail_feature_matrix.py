@@ -39,28 +39,42 @@ def _amp(message):
     )
 
 
-#: (column title, message attributes to set, optional extra message setup)
+#: A template send: the template supplies subject and body
+TEMPLATE = {"template_id": TEMPLATE_ID, "subject": "", "body": ""}
+
+#: (column title, variants of the message attributes to set, optional extra
+#: message setup); the feature is supported if the backend accepts any variant
 FEATURES = [
-    ("envelope_sender", {"envelope_sender": "bounce@example.com"}, None),
-    ("metadata", {"metadata": {"key": "value"}}, None),
-    ("merge_metadata", {"merge_metadata": {TO: {"key": "value"}}}, None),
-    ("merge_headers", {"merge_headers": {TO: {"X-Custom": "value"}}}, None),
-    ("send_at", {"send_at": datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)}, None),
-    ("tags", {"tags": ["tag"]}, None),
-    ("track_clicks", {"track_clicks": True}, None),
-    ("track_opens", {"track_opens": True}, None),
-    ("AMP html", {}, _amp),
-    ("template_id", {"template_id": TEMPLATE_ID}, None),
+    ("envelope_sender", [{"envelope_sender": "bounce@example.com"}], None),
+    ("metadata", [{"metadata": {"key": "value"}}], None),
     (
-        "merge_data",
-        {"template_id": TEMPLATE_ID, "merge_data": {TO: {"name": "Alice"}}},
+        "merge_metadata",
+        [
+            {"merge_metadata": {TO: {"k": "v"}}},
+            {**TEMPLATE, "merge_metadata": {TO: {"k": "v"}}},
+        ],
         None,
     ),
     (
-        "merge_global_data",
-        {"template_id": TEMPLATE_ID, "merge_global_data": {"name": "Alice"}},
+        "merge_headers",
+        [
+            {"merge_headers": {TO: {"X-Custom": "v"}}},
+            {**TEMPLATE, "merge_headers": {TO: {"X-Custom": "v"}}},
+        ],
         None,
     ),
+    (
+        "send_at",
+        [{"send_at": datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)}],
+        None,
+    ),
+    ("tags", [{"tags": ["tag"]}], None),
+    ("track_clicks", [{"track_clicks": True}], None),
+    ("track_opens", [{"track_opens": True}], None),
+    ("AMP html", [{}], _amp),
+    ("template_id", [TEMPLATE], None),
+    ("merge_data", [{**TEMPLATE, "merge_data": {TO: {"name": "Alice"}}}], None),
+    ("merge_global_data", [{**TEMPLATE, "merge_global_data": {"name": "Alice"}}], None),
 ]
 
 #: Settings that let every backend be constructed (dummy values, never sent)
@@ -106,7 +120,10 @@ def _new_message(attrs, setup):
 
     # from_email None: Django's DEFAULT_FROM_EMAIL, which template sends
     # (e.g. SparkPost's) leave to the template
-    message = AnymailMessage("Subject", "Body", None, [TO], **attrs)
+    attrs = dict(attrs)
+    subject = attrs.pop("subject", "Subject")
+    body = attrs.pop("body", "Body")
+    message = AnymailMessage(subject, body, None, [TO], **attrs)
     if setup is not None:
         setup(message)
     return message
@@ -150,8 +167,8 @@ def feature_cells(backend_class):
 
 def _feature_cells(backend_class):
     cells = {}
-    for title, attrs, setup in FEATURES:
-        supported = is_supported(backend_class, attrs, setup)
+    for title, variants, setup in FEATURES:
+        supported = any(is_supported(backend_class, attrs, setup) for attrs in variants)
         if title == "tags" and supported:
             several = is_supported(backend_class, {"tags": ["one", "two"]})
             cells[title] = YES if several else ONE
