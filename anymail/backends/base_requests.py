@@ -107,17 +107,26 @@ class AnymailRequestsBackend(AnymailBaseBackend):
                 email_message=message, payload=payload, response=response, backend=self
             )
 
+    def api_error(self, text, response, payload, message):
+        """An AnymailRequestsAPIError about this ESP's response (to raise)."""
+        return AnymailRequestsAPIError(
+            text,
+            email_message=message,
+            payload=payload,
+            response=response,
+            backend=self,
+        )
+
     def deserialize_json_response(self, response, payload, message):
         """The response's parsed JSON, or AnymailRequestsAPIError if it isn't JSON."""
         try:
             return response.json()
         except ValueError as err:
-            raise AnymailRequestsAPIError(
+            raise self.api_error(
                 f"Invalid JSON in {self.esp_name} API response",
-                email_message=message,
-                payload=payload,
-                response=response,
-                backend=self,
+                response,
+                payload,
+                message,
             ) from err
 
 

@@ -4,7 +4,6 @@ from datetime import datetime
 
 from requests.structures import CaseInsensitiveDict
 
-from ..exceptions import AnymailRequestsAPIError
 from ..message import AnymailRecipientStatus
 from ..utils import BASIC_NUMERIC_TYPES, get_anymail_setting, has_specials
 from .base_requests import AnymailRequestsBackend, RequestsPayload
@@ -55,12 +54,11 @@ class EmailBackend(AnymailRequestsBackend):
             try:
                 message_id, to_message_ids = _parse_message_ids(parsed)
             except (KeyError, TypeError) as err:
-                raise AnymailRequestsAPIError(
+                raise self.api_error(
                     f"Invalid {self.esp_name} API response format",
-                    email_message=message,
-                    payload=payload,
-                    response=response,
-                    backend=self,
+                    response,
+                    payload,
+                    message,
                 ) from err
         status = AnymailRecipientStatus(message_id=message_id, status="queued")
         recipient_status = {email.addr_spec: status for email in payload.all_recipients}

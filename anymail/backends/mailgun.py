@@ -2,7 +2,7 @@
 
 from urllib.parse import quote
 
-from ..exceptions import AnymailError, AnymailRequestsAPIError
+from ..exceptions import AnymailError
 from ..message import AnymailRecipientStatus
 from ..utils import get_anymail_setting, rfc2822date
 from .base_requests import AnymailRequestsBackend, RequestsPayload
@@ -36,7 +36,7 @@ class EmailBackend(AnymailRequestsBackend):
 
     def raise_for_status(self, response, payload, message):
         if response.status_code == 404 and "Domain not found" in response.text:
-            self._raise_api_error(
+            raise self.api_error(
                 f"Unknown sender domain '{payload.sender_domain}'.\n"
                 "Check the domain is verified with Mailgun, and that the ANYMAIL"
                 f" MAILGUN_API_URL setting '{self.api_url}' is the correct region.",
@@ -47,7 +47,7 @@ class EmailBackend(AnymailRequestsBackend):
         super().raise_for_status(response, payload, message)
         if "Mailgun Magnificent API" in response.text:
             # Mailgun's answer to a request for an unknown (malformed) endpoint
-            self._raise_api_error(
+            raise self.api_error(
                 f"Invalid Mailgun API endpoint '{response.url}'.\n"
                 "Check your ANYMAIL MAILGUN_SENDER_DOMAIN and MAILGUN_API_URL"
                 " settings.",
@@ -62,13 +62,13 @@ class EmailBackend(AnymailRequestsBackend):
             message_id = parsed["id"]
             mailgun_message = parsed["message"]
         except (KeyError, TypeError):
-            self._raise_api_error(
+            raise self.api_error(
                 "Invalid Mailgun API response format", response, payload, message
             )
         if not isinstance(mailgun_message, str) or not mailgun_message.startswith(
             "Queued"
         ):
-            self._raise_api_error(
+            raise self.api_error(
                 f"Unrecognized Mailgun API message '{mailgun_message}'",
                 response,
                 payload,
@@ -77,15 +77,6 @@ class EmailBackend(AnymailRequestsBackend):
         # Mailgun only reports per-recipient problems later, through webhooks
         status = AnymailRecipientStatus(message_id=message_id, status="queued")
         return dict.fromkeys(payload.all_recipients, status)
-
-    def _raise_api_error(self, text, response, payload, message):
-        raise AnymailRequestsAPIError(
-            text,
-            email_message=message,
-            payload=payload,
-            response=response,
-            backend=self,
-        )
 
 
 class MailgunPayload(RequestsPayload):

@@ -52,12 +52,8 @@ class EmailBackend(AnymailRequestsBackend):
         try:
             recipient_status = _reported_recipient_status(parsed)
         except (AttributeError, KeyError, TypeError) as err:
-            raise AnymailRequestsAPIError(
-                "Invalid Mailjet API response format",
-                email_message=message,
-                payload=payload,
-                response=response,
-                backend=self,
+            raise self.api_error(
+                "Invalid Mailjet API response format", response, payload, message
             ) from err
         # Mailjet's error items don't say which recipients they concern
         failed = AnymailRecipientStatus(message_id=None, status="failed")

@@ -3,7 +3,6 @@
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
-from ..exceptions import AnymailRequestsAPIError
 from ..message import ANYMAIL_STATUSES, AnymailRecipientStatus
 from ..utils import get_anymail_setting
 from .base_requests import AnymailRequestsBackend, RequestsPayload
@@ -37,12 +36,11 @@ class EmailBackend(AnymailRequestsBackend):
         try:
             return _recipient_status(parsed)
         except (KeyError, TypeError) as err:
-            raise AnymailRequestsAPIError(
+            raise self.api_error(
                 f"Invalid {self.esp_name} API response format",
-                email_message=message,
-                payload=payload,
-                response=response,
-                backend=self,
+                response,
+                payload,
+                message,
             ) from err
 
 

@@ -3,7 +3,6 @@
 import mimetypes
 from datetime import datetime
 
-from ..exceptions import AnymailRequestsAPIError
 from ..message import AnymailRecipientStatus
 from ..utils import (
     BASIC_NUMERIC_TYPES,
@@ -59,12 +58,11 @@ class EmailBackend(AnymailRequestsBackend):
         try:
             return _recipient_status(parsed, payload)
         except (KeyError, TypeError) as err:
-            raise AnymailRequestsAPIError(
+            raise self.api_error(
                 f"Invalid {self.esp_name} API response format",
-                email_message=message,
-                payload=payload,
-                response=response,
-                backend=self,
+                response,
+                payload,
+                message,
             ) from err
 
 

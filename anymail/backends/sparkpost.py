@@ -5,7 +5,6 @@ from datetime import datetime
 
 from django.conf import settings
 
-from ..exceptions import AnymailRequestsAPIError
 from ..message import AnymailRecipientStatus
 from ..utils import force_non_lazy, get_anymail_setting, update_deep
 from .base_requests import AnymailRequestsBackend, RequestsPayload
@@ -59,12 +58,11 @@ class EmailBackend(AnymailRequestsBackend):
         try:
             transmission_id, accepted, rejected = _parse_results(parsed)
         except (KeyError, TypeError):
-            raise AnymailRequestsAPIError(
+            raise self.api_error(
                 f"Invalid {self.esp_name} API response format",
-                email_message=message,
-                payload=payload,
-                response=response,
-                backend=self,
+                response,
+                payload,
+                message,
             )
         # SparkPost reports only totals: a per-recipient status is known only
         # when they are all accepted or all rejected
