@@ -579,7 +579,8 @@ class TestRawContent:
         assert b"Content-Transfer-Encoding: quoted-printable" in raw
         assert b"\n\nProst=C3=BD=20text" in raw
         assert b"8bit" not in raw
-        assert ses.mime().get_content() == "Prostý text"
+        # (Django >= 6 ends text parts with a newline)
+        assert ses.mime().get_content().rstrip("\n") == "Prostý text"
 
     def test_8bit_parts_reencoded(self, ses, message):
         message.body = "Prostý text"
@@ -648,7 +649,8 @@ class TestRawContent:
             part.get_filename(): part for part in ses.mime().iter_attachments()
         }
         assert set(attachments) == {"test.txt", "test.pdf", "logo.png"}
-        assert attachments["test.txt"].get_content() == "Attachment text"
+        text = attachments["test.txt"].get_content()
+        assert text.rstrip("\n") == "Attachment text"  # Django >= 6 adds "\n"
         assert attachments["test.pdf"].get_content_type() == "application/pdf"
         assert attachments["test.pdf"].get_content() == b"%PDF-1.4 fake"
         image = attachments["logo.png"]

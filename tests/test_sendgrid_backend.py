@@ -138,15 +138,16 @@ class TestNotSupportedWarning:
     def test_constructing_backend_warns(self):
         with pytest.warns(AnymailNotSupportedWarning) as record:
             get_connection()
-        assert len(record) == 1
-        assert str(record[0].message) == NOT_SUPPORTED_TEXT
-        assert record[0].category is AnymailNotSupportedWarning
+        # (Django 6.1 adds its own deprecation warning for get_connection)
+        ours = [w for w in record if w.category is AnymailNotSupportedWarning]
+        assert [str(w.message) for w in ours] == [NOT_SUPPORTED_TEXT]
 
     def test_every_instance_warns(self):
         with pytest.warns(AnymailNotSupportedWarning) as record:
             get_connection()
             get_connection()
-        assert len(record) == 2
+        ours = [w for w in record if w.category is AnymailNotSupportedWarning]
+        assert len(ours) == 2
 
     def test_sending_warns(self, api):
         with pytest.warns(AnymailNotSupportedWarning, match="dropped official"):

@@ -19,7 +19,7 @@ from ..utils import (
     get_anymail_setting,
     last,
 )
-from .base import AnymailBaseBackend, BasePayload
+from .base import AnymailBaseBackend, BasePayload, DeferredMergeMixin
 
 try:
     import boto3
@@ -374,7 +374,7 @@ def _reencode_8bit_parts(mime):
         encode(part)
 
 
-class AmazonSESV2SendBulkEmailPayload(AmazonSESBaseV2Payload):
+class AmazonSESV2SendBulkEmailPayload(DeferredMergeMixin, AmazonSESBaseV2Payload):
     """SendBulkEmail with a stored SES template: one entry per `to` recipient."""
 
     api_name = "send_bulk_email"
@@ -506,9 +506,6 @@ class AmazonSESV2SendBulkEmailPayload(AmazonSESBaseV2Payload):
 
     def set_template_id(self, template_id):
         self.params["DefaultContent"] = {"Template": {"TemplateName": template_id}}
-
-    def set_merge_data(self, merge_data):
-        self.merge_data = merge_data
 
     def set_merge_global_data(self, merge_global_data):
         template = self.params["DefaultContent"]["Template"]

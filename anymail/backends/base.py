@@ -7,6 +7,7 @@ import secrets
 import warnings
 from collections.abc import Mapping
 from datetime import date, datetime, timezone
+from types import MappingProxyType
 
 from django.core.mail.backends.base import BaseEmailBackend
 from django.utils.functional import Promise
@@ -565,6 +566,28 @@ class BasePayload:
 
     def set_esp_extra(self, extra):
         self.unsupported_feature("esp_extra")
+
+
+class DeferredMergeMixin:
+    """Keeps the per-recipient merge_* attributes for ESP payloads that build the
+    per-recipient parts of a batch send when serializing.
+
+    Put it before the payload base class; unset attributes read as empty.
+    (An explicit merge_headers=None still makes the send a batch: kept as {}.)
+    """
+
+    merge_data = merge_global_data = merge_headers = merge_metadata = MappingProxyType(
+        {}
+    )
+
+    def set_merge_data(self, merge_data):
+        self.merge_data = merge_data
+
+    def set_merge_headers(self, merge_headers):
+        self.merge_headers = merge_headers or {}
+
+    def set_merge_metadata(self, merge_metadata):
+        self.merge_metadata = merge_metadata
 
 
 def _json_default(obj):

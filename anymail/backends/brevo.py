@@ -6,6 +6,7 @@ from requests.structures import CaseInsensitiveDict
 
 from ..message import AnymailRecipientStatus
 from ..utils import BASIC_NUMERIC_TYPES, get_anymail_setting, has_specials
+from .base import DeferredMergeMixin
 from .base_requests import AnymailRequestsBackend, RequestsPayload
 
 DEFAULT_API_URL = "https://api.brevo.com/v3/"
@@ -92,7 +93,7 @@ def has_encoding_problem(value):
     return isinstance(value, str) and (not value.isascii() or "\\u" in value)
 
 
-class BrevoPayload(RequestsPayload):
+class BrevoPayload(DeferredMergeMixin, RequestsPayload):
     """A Brevo smtp/email request body."""
 
     def __init__(self, message, defaults, backend, *args, **kwargs):
@@ -241,9 +242,6 @@ class BrevoPayload(RequestsPayload):
 
     # The merge_* setters are only called for batch sends; serialize_data
     # turns what they store into messageVersions.
-
-    def set_merge_data(self, merge_data):
-        self.merge_data = merge_data
 
     def set_merge_headers(self, merge_headers):
         self.merge_headers = merge_headers or {}

@@ -5,6 +5,7 @@ from urllib.parse import quote
 from ..exceptions import AnymailError
 from ..message import AnymailRecipientStatus
 from ..utils import get_anymail_setting, rfc2822date
+from .base import DeferredMergeMixin
 from .base_requests import AnymailRequestsBackend, RequestsPayload
 
 DEFAULT_API_URL = "https://api.mailgun.net/v3"
@@ -79,7 +80,7 @@ class EmailBackend(AnymailRequestsBackend):
         return dict.fromkeys(payload.all_recipients, status)
 
 
-class MailgunPayload(RequestsPayload):
+class MailgunPayload(DeferredMergeMixin, RequestsPayload):
     """Form fields (self.data) and files for a Mailgun messages API call."""
 
     def init_payload(self):
@@ -286,17 +287,8 @@ class MailgunPayload(RequestsPayload):
     def set_template_id(self, template_id):
         self.data["template"] = template_id
 
-    def set_merge_data(self, merge_data):
-        self.merge_data = merge_data
-
     def set_merge_global_data(self, merge_global_data):
         self.merge_global_data = merge_global_data
-
-    def set_merge_headers(self, merge_headers):
-        self.merge_headers = merge_headers or {}
-
-    def set_merge_metadata(self, merge_metadata):
-        self.merge_metadata = merge_metadata
 
     def set_esp_extra(self, extra):
         extra = dict(extra)

@@ -3,6 +3,7 @@
 from ..exceptions import AnymailRequestsAPIError
 from ..message import AnymailRecipientStatus
 from ..utils import get_anymail_setting, merge_dicts_deep
+from .base import DeferredMergeMixin
 from .base_requests import AnymailRequestsBackend, RequestsPayload
 
 DEFAULT_API_URL = "https://api.mailjet.com/v3.1/"
@@ -80,7 +81,7 @@ def _reported_recipient_status(parsed):
     return recipient_status
 
 
-class MailjetPayload(RequestsPayload):
+class MailjetPayload(DeferredMergeMixin, RequestsPayload):
     """Builds a Send API v3.1 request: shared fields in Globals, To in Messages."""
 
     def __init__(self, message, defaults, backend):
@@ -215,15 +216,6 @@ class MailjetPayload(RequestsPayload):
 
     def set_merge_global_data(self, merge_global_data):
         self.globals["Variables"] = merge_global_data
-
-    def set_merge_data(self, merge_data):
-        self.merge_data = merge_data
-
-    def set_merge_headers(self, merge_headers):
-        self.merge_headers = merge_headers or {}
-
-    def set_merge_metadata(self, merge_metadata):
-        self.merge_metadata = merge_metadata
 
     def set_esp_extra(self, extra):
         self.esp_extra = extra

@@ -17,7 +17,7 @@ from ..utils import (
     get_anymail_setting,
     parse_address_list,
 )
-from .base import Base64Bytes
+from .base import Base64Bytes, DeferredMergeMixin
 from .base_requests import AnymailRequestsBackend, RequestsPayload
 
 DEFAULT_API_URL = "https://api.postmarkapp.com/"
@@ -180,7 +180,7 @@ def _merged_headers(header_list, recipient_headers):
     return _header_list(headers)
 
 
-class PostmarkPayload(RequestsPayload):
+class PostmarkPayload(DeferredMergeMixin, RequestsPayload):
     """Builds Postmark's JSON from a message."""
 
     request_headers = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -370,17 +370,8 @@ class PostmarkPayload(RequestsPayload):
             if field in self.data and not self.data[field]:
                 del self.data[field]
 
-    def set_merge_data(self, merge_data):
-        self.merge_data = merge_data
-
     def set_merge_global_data(self, merge_global_data):
         self.data["TemplateModel"] = merge_global_data
-
-    def set_merge_metadata(self, merge_metadata):
-        self.merge_metadata = merge_metadata
-
-    def set_merge_headers(self, merge_headers):
-        self.merge_headers = merge_headers or {}
 
     def set_esp_extra(self, extra):
         if "server_token" in extra:

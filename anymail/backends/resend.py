@@ -9,6 +9,7 @@ from ..utils import (
     CaseInsensitiveCasePreservingDict,
     get_anymail_setting,
 )
+from .base import DeferredMergeMixin
 from .base_requests import AnymailRequestsBackend, RequestsPayload
 
 DEFAULT_API_URL = "https://api.resend.com/"
@@ -87,7 +88,7 @@ def _recipient_status(parsed, payload):
     return dict(recipient_status.items())
 
 
-class ResendPayload(RequestsPayload):
+class ResendPayload(DeferredMergeMixin, RequestsPayload):
     """A Resend emails (or emails/batch) request body."""
 
     def __init__(self, message, defaults, backend):
@@ -219,12 +220,6 @@ class ResendPayload(RequestsPayload):
         # No templates: merge_data only makes this a batch send
         if any(merge_data.values()):
             self.unsupported_feature("merge_data")
-
-    def set_merge_headers(self, merge_headers):
-        self.merge_headers = merge_headers or {}
-
-    def set_merge_metadata(self, merge_metadata):
-        self.merge_metadata = merge_metadata
 
     def set_esp_extra(self, extra):
         self.data.update(extra)

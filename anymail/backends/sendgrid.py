@@ -18,6 +18,7 @@ from ..exceptions import (
 )
 from ..message import AnymailRecipientStatus
 from ..utils import BASIC_NUMERIC_TYPES, get_anymail_setting, update_deep
+from .base import DeferredMergeMixin
 from .base_requests import AnymailRequestsBackend, RequestsPayload
 
 DEFAULT_API_URL = "https://api.sendgrid.com/v3/"
@@ -117,7 +118,7 @@ def all_alnum(keys):
     return bool(keys) and all(isinstance(key, str) and key.isalnum() for key in keys)
 
 
-class SendGridPayload(RequestsPayload):
+class SendGridPayload(DeferredMergeMixin, RequestsPayload):
     """A v3 Mail Send request body."""
 
     def __init__(self, message, defaults, backend):
@@ -328,17 +329,8 @@ class SendGridPayload(RequestsPayload):
             template_id, str
         ) and template_id.startswith("d-")
 
-    def set_merge_data(self, merge_data):
-        self.merge_data = merge_data
-
     def set_merge_global_data(self, merge_global_data):
         self.merge_global_data = merge_global_data
-
-    def set_merge_headers(self, merge_headers):
-        self.merge_headers = merge_headers or {}
-
-    def set_merge_metadata(self, merge_metadata):
-        self.merge_metadata = merge_metadata
 
     def set_esp_extra(self, extra):
         extra = dict(extra)
