@@ -117,6 +117,12 @@ class AnymailRequestsBackend(AnymailBaseBackend):
             backend=self,
         )
 
+    def invalid_response_format(self, response, payload, message):
+        """The error for a response that isn't shaped as the ESP documents."""
+        return self.api_error(
+            f"Invalid {self.esp_name} API response format", response, payload, message
+        )
+
     def deserialize_json_response(self, response, payload, message):
         """The response's parsed JSON, or AnymailRequestsAPIError if it isn't JSON."""
         try:

@@ -55,12 +55,7 @@ class EmailBackend(AnymailRequestsBackend):
             try:
                 message_id, to_message_ids = _parse_message_ids(parsed)
             except (KeyError, TypeError) as err:
-                raise self.api_error(
-                    f"Invalid {self.esp_name} API response format",
-                    response,
-                    payload,
-                    message,
-                ) from err
+                raise self.invalid_response_format(response, payload, message) from err
         status = AnymailRecipientStatus(message_id=message_id, status="queued")
         recipient_status = {email.addr_spec: status for email in payload.all_recipients}
         # A batch send has one id per `to` recipient, in order

@@ -63,9 +63,7 @@ class EmailBackend(AnymailRequestsBackend):
             message_id = parsed["id"]
             mailgun_message = parsed["message"]
         except (KeyError, TypeError):
-            raise self.api_error(
-                "Invalid Mailgun API response format", response, payload, message
-            )
+            raise self.invalid_response_format(response, payload, message)
         if not isinstance(mailgun_message, str) or not mailgun_message.startswith(
             "Queued"
         ):

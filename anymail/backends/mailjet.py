@@ -53,9 +53,7 @@ class EmailBackend(AnymailRequestsBackend):
         try:
             recipient_status = _reported_recipient_status(parsed)
         except (AttributeError, KeyError, TypeError) as err:
-            raise self.api_error(
-                "Invalid Mailjet API response format", response, payload, message
-            ) from err
+            raise self.invalid_response_format(response, payload, message) from err
         # Mailjet's error items don't say which recipients they concern
         failed = AnymailRecipientStatus(message_id=None, status="failed")
         for email in payload.recipient_emails:

@@ -59,12 +59,7 @@ class EmailBackend(AnymailRequestsBackend):
         try:
             return _recipient_status(parsed, payload)
         except (KeyError, TypeError) as err:
-            raise self.api_error(
-                f"Invalid {self.esp_name} API response format",
-                response,
-                payload,
-                message,
-            ) from err
+            raise self.invalid_response_format(response, payload, message) from err
 
 
 def _recipient_status(parsed, payload):

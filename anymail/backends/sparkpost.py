@@ -58,12 +58,7 @@ class EmailBackend(AnymailRequestsBackend):
         try:
             transmission_id, accepted, rejected = _parse_results(parsed)
         except (KeyError, TypeError):
-            raise self.api_error(
-                f"Invalid {self.esp_name} API response format",
-                response,
-                payload,
-                message,
-            )
+            raise self.invalid_response_format(response, payload, message)
         # SparkPost reports only totals: a per-recipient status is known only
         # when they are all accepted or all rejected
         count = len(payload.all_recipients)
