@@ -108,9 +108,12 @@ class AnymailRequestsBackend(AnymailBaseBackend):
             )
 
     def api_error(self, text, response, payload, message):
-        """An AnymailRequestsAPIError about this ESP's response (to raise)."""
+        """An AnymailRequestsAPIError about this ESP's response (to raise).
+
+        With text None, the error describes just the response.
+        """
         return AnymailRequestsAPIError(
-            text,
+            *(() if text is None else (text,)),
             email_message=message,
             payload=payload,
             response=response,

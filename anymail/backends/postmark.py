@@ -10,7 +10,6 @@ import uuid
 
 from requests.structures import CaseInsensitiveDict
 
-from ..exceptions import AnymailRequestsAPIError
 from ..message import AnymailRecipientStatus
 from ..utils import (
     CaseInsensitiveCasePreservingDict,
@@ -100,9 +99,7 @@ class EmailBackend(AnymailRequestsBackend):
     def _parse_result(self, result, recipient_status, response, payload):
         """Update recipient_status from one Postmark result object."""
         if not isinstance(result, dict) or not isinstance(result.get("Message"), str):
-            raise self._api_error(
-                "Invalid Postmark API response format", response, payload
-            )
+            raise self.invalid_response_format(response, payload, payload.message)
         error_code = result.get("ErrorCode", ERROR_CODE_OK)  # absent when delayed
         text = result["Message"]
         if error_code == ERROR_CODE_OK:
@@ -115,13 +112,16 @@ class EmailBackend(AnymailRequestsBackend):
         else:
             addresses = []
         if not addresses:  # any other error, or one we can't pin on recipients
-            raise self._api_error(None, response, payload)
+            raise self.api_error(None, response, payload, payload.message)
         self._mark_addresses(recipient_status, addresses, status)
 
     def _parse_accepted(self, result, recipient_status, response, payload):
         if "MessageID" not in result:
-            raise self._api_error(
-                "Invalid Postmark API success response format", response, payload
+            raise self.api_error(
+                "Invalid Postmark API success response format",
+                response,
+                payload,
+                payload.message,
             )
         text = result["Message"]
         status = "queued" if "delivery may be delayed" in text else "sent"
@@ -137,16 +137,6 @@ class EmailBackend(AnymailRequestsBackend):
     def _mark_addresses(recipient_status, addresses, status):
         for address in addresses:
             recipient_status[address] = AnymailRecipientStatus(None, status)
-
-    def _api_error(self, text, response, payload):
-        args = () if text is None else (text,)
-        return AnymailRequestsAPIError(
-            *args,
-            email_message=payload.message,
-            payload=payload,
-            response=response,
-            backend=self,
-        )
 
 
 def _split_addresses(text):
