@@ -99,3 +99,63 @@ def requests_mock():
     patched = RequestsMock().start()
     yield patched
     patched.stop()
+
+
+class SignalRecorder:
+    """Connects to a signal and records every send's keyword arguments."""
+
+    def __init__(self, signal):
+        self.signal = signal
+        self.calls = []
+        signal.connect(self.receiver, weak=False)
+
+    def receiver(self, **kwargs):
+        self.calls.append(kwargs)
+
+    @property
+    def events(self):
+        return [call["event"] for call in self.calls]
+
+    @property
+    def event(self):
+        """The only event sent (fails the test if there were zero or several)."""
+        assert len(self.calls) == 1, f"expected one event, got {len(self.calls)}"
+        return self.calls[0]["event"]
+
+    def disconnect(self):
+        self.signal.disconnect(self.receiver)
+
+
+@pytest.fixture
+def tracking_events():
+    """Records what Anymail's tracking signal sends (.calls, .events, .event)."""
+    from anymail.signals import tracking
+
+    recorder = SignalRecorder(tracking)
+    yield recorder
+    recorder.disconnect()
+
+
+@pytest.fixture
+def inbound_events():
+    """Records what Anymail's inbound signal sends (.calls, .events, .event)."""
+    from anymail.signals import inbound
+
+    recorder = SignalRecorder(inbound)
+    yield recorder
+    recorder.disconnect()
+
+
+@pytest.fixture
+def webhook_client():
+    """A Django test client that enforces CSRF, as a real ESP post would meet."""
+    from django.test import Client
+
+    return Client(enforce_csrf_checks=True)
+
+
+def basic_auth_header(credentials):
+    """HTTP_AUTHORIZATION value for test client requests: 'Basic <base64>'."""
+    import base64
+
+    return "Basic " + base64.b64encode(credentials.encode("utf-8")).decode("ascii")

@@ -1,0 +1,9 @@
+"""Postal webhooks: STUB, being written (replace this whole file)."""
+
+from ..signals import tracking
+from .base import AnymailBaseWebhookView
+
+
+class PostalTrackingWebhookView(AnymailBaseWebhookView):
+    esp_name = "Postal"
+    signal = tracking

@@ -1,0 +1,9 @@
+"""Resend webhooks: STUB, being written (replace this whole file)."""
+
+from ..signals import tracking
+from .base import AnymailBaseWebhookView
+
+
+class ResendTrackingWebhookView(AnymailBaseWebhookView):
+    esp_name = "Resend"
+    signal = tracking
