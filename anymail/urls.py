@@ -9,23 +9,77 @@ optional ESP packages: views that need one import it when first used.
 from django.urls import path
 
 from .webhooks.amazon_ses import AmazonSESTrackingWebhookView
-from .webhooks.brevo import BrevoTrackingWebhookView
-from .webhooks.mailersend import MailerSendTrackingWebhookView
+from .webhooks.brevo import BrevoInboundWebhookView, BrevoTrackingWebhookView
+from .webhooks.mailersend import (
+    MailerSendInboundWebhookView,
+    MailerSendTrackingWebhookView,
+)
 from .webhooks.mailgun import MailgunTrackingWebhookView
-from .webhooks.mailjet import MailjetTrackingWebhookView
-from .webhooks.mailtrap import MailtrapTrackingWebhookView
+from .webhooks.mailjet import MailjetInboundWebhookView, MailjetTrackingWebhookView
+from .webhooks.mailtrap import MailtrapInboundWebhookView, MailtrapTrackingWebhookView
 from .webhooks.mandrill import MandrillCombinedWebhookView
-from .webhooks.postal import PostalTrackingWebhookView
+from .webhooks.postal import PostalInboundWebhookView, PostalTrackingWebhookView
 from .webhooks.postmark import PostmarkTrackingWebhookView
-from .webhooks.resend import ResendTrackingWebhookView
-from .webhooks.sendgrid import SendGridTrackingWebhookView
-from .webhooks.sendinblue import SendinBlueTrackingWebhookView
-from .webhooks.sparkpost import SparkPostTrackingWebhookView
+from .webhooks.resend import ResendInboundWebhookView, ResendTrackingWebhookView
+from .webhooks.sendgrid import SendGridInboundWebhookView, SendGridTrackingWebhookView
+from .webhooks.sendinblue import (
+    SendinBlueInboundWebhookView,
+    SendinBlueTrackingWebhookView,
+)
+from .webhooks.sparkpost import (
+    SparkPostInboundWebhookView,
+    SparkPostTrackingWebhookView,
+)
 from .webhooks.unisender_go import UnisenderGoTrackingWebhookView
 
 app_name = "anymail"
 
 urlpatterns = [
+    path(
+        "brevo/inbound/",
+        BrevoInboundWebhookView.as_view(),
+        name="brevo_inbound_webhook",
+    ),
+    path(
+        "sendinblue/inbound/",
+        SendinBlueInboundWebhookView.as_view(),
+        name="sendinblue_inbound_webhook",
+    ),
+    path(
+        "mailersend/inbound/",
+        MailerSendInboundWebhookView.as_view(),
+        name="mailersend_inbound_webhook",
+    ),
+    path(
+        "mailjet/inbound/",
+        MailjetInboundWebhookView.as_view(),
+        name="mailjet_inbound_webhook",
+    ),
+    path(
+        "mailtrap/inbound/",
+        MailtrapInboundWebhookView.as_view(),
+        name="mailtrap_inbound_webhook",
+    ),
+    path(
+        "postal/inbound/",
+        PostalInboundWebhookView.as_view(),
+        name="postal_inbound_webhook",
+    ),
+    path(
+        "resend/inbound/",
+        ResendInboundWebhookView.as_view(),
+        name="resend_inbound_webhook",
+    ),
+    path(
+        "sendgrid/inbound/",
+        SendGridInboundWebhookView.as_view(),
+        name="sendgrid_inbound_webhook",
+    ),
+    path(
+        "sparkpost/inbound/",
+        SparkPostInboundWebhookView.as_view(),
+        name="sparkpost_inbound_webhook",
+    ),
     path(
         "amazon_ses/tracking/",
         AmazonSESTrackingWebhookView.as_view(),

@@ -1,9 +1,14 @@
 """Mailjet webhooks: STUB, being written (replace this whole file)."""
 
-from ..signals import tracking
+from ..signals import inbound, tracking
 from .base import AnymailBaseWebhookView
 
 
 class MailjetTrackingWebhookView(AnymailBaseWebhookView):
     esp_name = "Mailjet"
     signal = tracking
+
+
+class MailjetInboundWebhookView(AnymailBaseWebhookView):
+    esp_name = "Mailjet"
+    signal = inbound

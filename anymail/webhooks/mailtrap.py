@@ -1,9 +1,14 @@
 """Mailtrap webhooks: STUB, being written (replace this whole file)."""
 
-from ..signals import tracking
+from ..signals import inbound, tracking
 from .base import AnymailBaseWebhookView
 
 
 class MailtrapTrackingWebhookView(AnymailBaseWebhookView):
     esp_name = "Mailtrap"
     signal = tracking
+
+
+class MailtrapInboundWebhookView(AnymailBaseWebhookView):
+    esp_name = "Mailtrap"
+    signal = inbound
