@@ -60,6 +60,8 @@ FEATURES = [
         [
             {"merge_headers": {TO: {"X-Custom": "v"}}},
             {**TEMPLATE, "merge_headers": {TO: {"X-Custom": "v"}}},
+            # (Unisender Go allows only List-Unsubscribe per recipient)
+            {"merge_headers": {TO: {"List-Unsubscribe": "<mailto:u@example.com>"}}},
         ],
         None,
     ),
