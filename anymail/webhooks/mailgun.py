@@ -1,9 +1,380 @@
-"""Mailgun webhooks: STUB, being written (replace this whole file)."""
+"""Mailgun tracking webhooks.
 
-from ..signals import tracking
+One view receives both of Mailgun's webhook formats at the same URL:
+
+* the current webhooks, which post a JSON object holding a ``signature``
+  object and the ``event-data``;
+* the "legacy" webhooks, which post form fields (``event``, ``recipient``,
+  ..., mixed in with the sender's custom variables) plus ``timestamp``,
+  ``token`` and ``signature`` fields.
+
+Either way Mailgun signs the request: the signature is the hex HMAC-SHA256 of
+``timestamp`` followed by ``token``, keyed with the domain's webhook signing
+key. The view checks it on every POST, so it doesn't need WEBHOOK_SECRET basic
+auth to be secure (it still enforces it when you set one).
+"""
+
+import hashlib
+import hmac
+import json
+from datetime import datetime, timezone
+
+from django.http.multipartparser import MultiPartParserError
+from django.utils.crypto import constant_time_compare
+
+from ..exceptions import (
+    AnymailConfigurationError,
+    AnymailInvalidAddress,
+    AnymailWebhookValidationFailure,
+)
+from ..signals import AnymailTrackingEvent, EventType, RejectReason, tracking
+from ..utils import UNSET, get_anymail_setting, parse_single_address
 from .base import AnymailBaseWebhookView
+
+# Mailgun's own fields in a legacy form post: anything else is a custom
+# variable (metadata) the sender attached
+_LEGACY_KNOWN_FIELDS = frozenset(
+    [
+        "event",
+        "recipient",
+        "domain",
+        "ip",
+        "country",
+        "region",
+        "city",
+        "user-agent",
+        "device-type",
+        "client-type",
+        "client-name",
+        "client-os",
+        "campaign-id",
+        "campaign-name",
+        "tag",
+        "mailing-list",
+        "timestamp",
+        "token",
+        "signature",
+        "body-plain",
+        "h",
+        "message-id",
+    ]
+)
+# Legacy events whose posts carry custom variables as loose form fields
+# (rather than in a message-headers field)
+_LEGACY_LOOSE_VARIABLE_EVENTS = ("opened", "unsubscribed", "clicked")
+# Fields Mailgun posts last, after any same-named custom variable
+_LEGACY_SIGNATURE_FIELDS = ("signature", "timestamp", "token")
 
 
 class MailgunTrackingWebhookView(AnymailBaseWebhookView):
+    """Mailgun tracking events, current (JSON) and legacy (form) webhooks."""
+
     esp_name = "Mailgun"
     signal = tracking
+    # Every post is signed, so the missing-WEBHOOK_SECRET warning isn't needed
+    warn_if_no_basic_auth = False
+
+    # Accepted as as_view() keywords (settings overrides):
+    webhook_signing_key = None  # bytes, after __init__
+    api_key = None  # older name: the signing-key default
+
+    #: Current-format event-data.event → normalized event_type
+    event_types = {
+        "accepted": EventType.QUEUED,
+        "rejected": EventType.REJECTED,
+        "delivered": EventType.DELIVERED,
+        "failed": EventType.BOUNCED,
+        "opened": EventType.OPENED,
+        "clicked": EventType.CLICKED,
+        "unsubscribed": EventType.UNSUBSCRIBED,
+        "complained": EventType.COMPLAINED,
+    }
+
+    #: Current-format event-data.reason → reject_reason (others: OTHER)
+    reject_reasons = {
+        "bounce": RejectReason.BOUNCED,
+        "suppress-bounce": RejectReason.BOUNCED,
+        "generic": RejectReason.OTHER,
+    }
+
+    #: Legacy-format event → normalized event_type
+    legacy_event_types = {
+        "delivered": EventType.DELIVERED,
+        "dropped": EventType.REJECTED,
+        "bounced": EventType.BOUNCED,
+        "complained": EventType.COMPLAINED,
+        "unsubscribed": EventType.UNSUBSCRIBED,
+        "opened": EventType.OPENED,
+        "clicked": EventType.CLICKED,
+    }
+
+    #: Legacy-format numeric codes with a specific reject_reason
+    legacy_reject_codes = {
+        499: RejectReason.TIMED_OUT,  # Mailgun gave up retrying
+        605: RejectReason.BOUNCED,  # address bounced before
+        607: RejectReason.SPAM,  # recipient complained before
+    }
+
+    def __init__(self, **kwargs):
+        # Read (and consume) both keywords before View.__init__ sees them
+        api_key = get_anymail_setting(
+            "api_key",
+            esp_name=self.esp_name,
+            kwargs=kwargs,
+            allow_bare=True,
+            default=None,
+        )
+        signing_key = get_anymail_setting(
+            "webhook_signing_key",
+            esp_name=self.esp_name,
+            kwargs=kwargs,
+            default=UNSET if api_key is None else api_key,
+        )
+        if isinstance(signing_key, str):
+            signing_key = signing_key.encode("ascii")
+        self.webhook_signing_key = signing_key
+        super().__init__(**kwargs)
+
+    # -- validation ---------------------------------------------------------
+
+    def validate_request(self, request):
+        # WEBHOOK_SECRET basic auth (when set) is checked before the signature.
+        # (The base view runs the basic-auth validator again afterwards; that
+        # repeat is harmless.)
+        super().validate_request(request)
+        if self._is_json(request):
+            timestamp, token, signature = self._json_signature_fields(request)
+        else:
+            timestamp, token, signature = self._form_signature_fields(request)
+        expected = hmac.new(
+            key=self.webhook_signing_key,
+            msg=f"{timestamp}{token}".encode("ascii"),
+            digestmod=hashlib.sha256,
+        ).hexdigest()
+        if not constant_time_compare(signature, expected):
+            raise AnymailWebhookValidationFailure(
+                "Mailgun webhook called with incorrect signature"
+            )
+
+    @staticmethod
+    def _json_signature_fields(request):
+        try:
+            fields = json.loads(request.body.decode("utf-8"))["signature"]
+            return fields["timestamp"], fields["token"], fields["signature"]
+        except (ValueError, KeyError, TypeError, IndexError):
+            # (UnicodeDecodeError and JSONDecodeError are ValueErrors; a body
+            # that is JSON but not an object gives TypeError or IndexError)
+            raise AnymailWebhookValidationFailure(
+                "Mailgun webhook called with invalid payload format"
+            ) from None
+
+    @staticmethod
+    def _form_signature_fields(request):
+        post = _request_post(request)
+        try:
+            # QueryDict[...] is the last value: Mailgun's own, after any
+            # same-named custom variable
+            return post["timestamp"], post["token"], post["signature"]
+        except KeyError:
+            raise AnymailWebhookValidationFailure(
+                "Mailgun webhook called without required security fields"
+            ) from None
+
+    # -- parsing ------------------------------------------------------------
+
+    def parse_events(self, request):
+        if self._is_json(request):
+            return [self.parse_json_event(json.loads(request.body.decode("utf-8")))]
+        return [self.parse_legacy_event(_request_post(request))]
+
+    @staticmethod
+    def _is_json(request):
+        return request.content_type == "application/json"
+
+    def parse_json_event(self, payload):
+        """The AnymailTrackingEvent for a current-format (JSON) payload."""
+        event_data = payload["event-data"]
+        event = event_data["event"]
+        event_type = self.event_types.get(event, EventType.UNKNOWN)
+        if event_data.get("severity") == "temporary":
+            event_type = EventType.DEFERRED
+
+        if "reason" in event_data:
+            reject_reason = self.reject_reasons.get(
+                event_data["reason"], RejectReason.OTHER
+            )
+        else:
+            reject_reason = None
+
+        # delivery-status may be missing, or present as null
+        delivery_status = event_data.get("delivery-status") or {}
+        description = delivery_status.get("description")
+        mta_response = delivery_status.get("message")
+
+        headers = (event_data.get("message") or {}).get("headers") or {}
+        recipient = event_data.get("recipient")
+
+        if event_type == EventType.REJECTED:
+            # Mailgun's rejected events are shaped differently from the rest
+            if reject_reason is None:
+                reject_reason = RejectReason.OTHER
+            if not description:
+                description = (event_data.get("reject") or {}).get("reason")
+            if recipient is None:
+                recipient = _addr_spec_or_none(headers.get("to"))
+
+        timestamp = event_data.get("timestamp")
+        if timestamp is not None:
+            timestamp = _epoch_to_datetime(float(timestamp))
+
+        return AnymailTrackingEvent(
+            event_type=event_type,
+            timestamp=timestamp,
+            # event-data.id is only unique per day; the signature token is
+            # unique for every post
+            event_id=payload["signature"]["token"],
+            message_id=_wrap_message_id(headers.get("message-id")),
+            recipient=recipient,
+            reject_reason=reject_reason,
+            description=description,
+            mta_response=mta_response,
+            tags=event_data.get("tags") or [],
+            metadata=event_data.get("user-variables") or {},
+            click_url=event_data.get("url"),
+            user_agent=(event_data.get("client-info") or {}).get("user-agent"),
+            esp_event=payload,
+        )
+
+    def parse_legacy_event(self, post):
+        """The AnymailTrackingEvent for a legacy-format form post (a QueryDict).
+
+        Mailgun mixes the sender's custom variables in with its own fields, so
+        a name can repeat: most fields use their first value (Mailgun's), but
+        timestamp and token use their last (Mailgun posts those after the
+        variables).
+        """
+
+        def first(field, default=None):
+            values = post.getlist(field)
+            return values[0] if values else default
+
+        if "event" not in post and "sender" in post:
+            raise AnymailConfigurationError(
+                "You seem to have set Mailgun's *inbound* route"
+                " to Anymail's Mailgun *tracking* webhook URL."
+            )
+        event = first("event", UNSET)
+        if event is UNSET:
+            raise KeyError("Mailgun legacy webhook post has no 'event' field")
+
+        message_id = first("Message-Id")
+        if message_id is None:
+            message_id = first("message-id")
+        mta_response = first("error")
+        if mta_response is None:
+            mta_response = first("notification")
+
+        return AnymailTrackingEvent(
+            event_type=self.legacy_event_types.get(event, EventType.UNKNOWN),
+            timestamp=_epoch_to_datetime(int(post["timestamp"])),
+            event_id=post["token"],
+            message_id=_wrap_message_id(message_id),
+            recipient=first("recipient"),
+            reject_reason=self._legacy_reject_reason(first("code")),
+            description=first("description"),
+            mta_response=mta_response,
+            tags=post.getlist("tag") or post.getlist("X-Mailgun-Tag") or [],
+            metadata=self._legacy_metadata(post, event),
+            click_url=first("url"),
+            user_agent=first("user-agent"),
+            esp_event=post,
+        )
+
+    def _legacy_reject_reason(self, code):
+        if code is None:
+            return None
+        try:
+            status = int(code)
+        except ValueError:
+            # An RFC 3463 extended status code ("5.1.1"): class 4 or 5 is a
+            # (temporary or permanent) delivery failure
+            status_class, dot, _ = code.partition(".")
+            if dot and status_class in ("4", "5"):
+                return RejectReason.BOUNCED
+            return RejectReason.OTHER
+        if status in self.legacy_reject_codes:
+            return self.legacy_reject_codes[status]
+        if 400 <= status <= 599:
+            return RejectReason.BOUNCED
+        return RejectReason.OTHER
+
+    @staticmethod
+    def _legacy_metadata(post, event):
+        if "message-headers" in post:
+            # The original message's headers, as JSON [name, value] pairs:
+            # the variables are in X-Mailgun-Variables header(s)
+            metadata = {}
+            for name, value in json.loads(post.getlist("message-headers")[0]):
+                if name.lower() == "x-mailgun-variables":
+                    metadata.update(json.loads(value))
+            return metadata
+
+        if event not in _LEGACY_LOOSE_VARIABLE_EVENTS:
+            return {}
+
+        known_fields = _LEGACY_KNOWN_FIELDS
+        if event == "clicked":
+            known_fields = known_fields | {"url"}
+        metadata = {}
+        for field, values in post.lists():
+            if field == "tag":
+                continue
+            if field not in known_fields:
+                metadata[field] = values[-1]
+            elif len(values) >= 2:
+                # A custom variable shadowing one of Mailgun's fields: Mailgun
+                # posts the signature fields after the variables, the others
+                # before them
+                if field in _LEGACY_SIGNATURE_FIELDS:
+                    metadata[field] = values[0]
+                else:
+                    metadata[field] = values[-1]
+        return metadata
+
+
+def _request_post(request):
+    """request.POST, with an unparseable multipart body as a ValueError.
+
+    (Django raises MultiPartParserError for e.g. a missing boundary; as a
+    ValueError it becomes the base view's 400 "malformed payload" answer.)
+    """
+    try:
+        return request.POST
+    except MultiPartParserError as err:
+        raise ValueError(f"Unparseable form body: {err}") from err
+
+
+def _epoch_to_datetime(seconds):
+    """Seconds since the epoch → aware UTC datetime (ValueError if out of range)."""
+    try:
+        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    except (OverflowError, OSError) as err:
+        raise ValueError(f"Timestamp {seconds!r} out of range") from err
+
+
+def _wrap_message_id(message_id):
+    """Mailgun's Message-Id without angle brackets → the <...> form Anymail
+    reports when sending (left alone if it already starts with "<")."""
+    if message_id is None or message_id.startswith("<"):
+        return message_id
+    return f"<{message_id}>"
+
+
+def _addr_spec_or_none(address):
+    """The addr_spec of a single-address header value, or None."""
+    if not address:
+        return None
+    try:
+        return parse_single_address(address).addr_spec
+    except AnymailInvalidAddress:
+        return None
