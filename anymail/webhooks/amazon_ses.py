@@ -1,9 +1,398 @@
-"""Amazon SES webhooks: STUB, being written (replace this whole file)."""
+"""Amazon SES webhooks, delivered through Amazon SNS.
 
-from ..signals import tracking
+SES publishes its events to an SNS topic, and an HTTP(S) subscription to that
+topic posts each SNS message to Anymail. `AmazonSESBaseWebhookView` handles
+the SNS side (consistency checks, the basic auth challenge, subscription
+confirmation); `AmazonSESTrackingWebhookView` turns the SES sending event in a
+notification into tracking events, one per affected recipient.
+
+boto3 is optional for Anymail as a whole: this module imports without it, and
+the views raise AnymailImproperlyInstalled when they are created.
+"""
+
+import json
+from collections.abc import Mapping
+from datetime import timezone
+
+from django.http import HttpResponse
+from django.utils.dateparse import parse_datetime
+
+from .._version import __version__
+from ..exceptions import (
+    AnymailConfigurationError,
+    AnymailImproperlyInstalled,
+    AnymailWebhookValidationFailure,
+)
+from ..signals import AnymailTrackingEvent, EventType, RejectReason, tracking
+from ..utils import get_anymail_setting
 from .base import AnymailBaseWebhookView
 
+try:
+    import boto3
+    from botocore.client import Config as BotoConfig
+except ImportError:
+    # Reported when a view is created (see AmazonSESBaseWebhookView.__init__)
+    boto3 = None
+    BotoConfig = None
 
-class AmazonSESTrackingWebhookView(AnymailBaseWebhookView):
+
+#: What the consistency checks report for a missing header or body field
+MISSING = "<<missing>>"
+
+SNS_NOTIFICATION = "Notification"
+SNS_SUBSCRIPTION_CONFIRMATION = "SubscriptionConfirmation"
+SNS_UNSUBSCRIBE_CONFIRMATION = "UnsubscribeConfirmation"
+SNS_MESSAGE_TYPES = (
+    SNS_NOTIFICATION,
+    SNS_SUBSCRIPTION_CONFIRMATION,
+    SNS_UNSUBSCRIBE_CONFIRMATION,
+)
+
+#: The (non-JSON) notification SES sends when an event destination is created
+SES_TOPIC_VALIDATED_MESSAGE = (
+    "Successfully validated SNS topic for Amazon SES event publishing."
+)
+
+#: The realm of the 401 challenge that makes SNS send its basic auth credentials
+BASIC_AUTH_REALM = "Anymail WEBHOOK_SECRET"
+
+
+class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
+    """The Amazon SNS handling that SES's tracking and inbound webhooks share.
+
+    Subclasses set `signal` and implement `events_from_ses_event`, which gets
+    the parsed SES event from each SNS Notification.
+    """
+
     esp_name = "Amazon SES"
+
+    # Settings, read in __init__ (class attributes so as_view() accepts them)
+    auto_confirm_sns_subscriptions = True
+    session_params = None
+    client_params = None
+
+    def __init__(self, **kwargs):
+        if boto3 is None:
+            raise AnymailImproperlyInstalled(
+                missing_package="boto3", install_extra="amazon-ses"
+            )
+        esp_name = self.esp_name
+        self.auto_confirm_sns_subscriptions = get_anymail_setting(
+            "auto_confirm_sns_subscriptions",
+            esp_name=esp_name,
+            kwargs=kwargs,
+            default=True,
+        )
+        # Copies: the settings' own dicts must never be changed
+        self.session_params = dict(
+            get_anymail_setting(
+                "session_params", esp_name=esp_name, kwargs=kwargs, default={}
+            )
+            or {}
+        )
+        self.client_params = dict(
+            get_anymail_setting(
+                "client_params", esp_name=esp_name, kwargs=kwargs, default={}
+            )
+            or {}
+        )
+        self._sns_message = None
+        super().__init__(**kwargs)
+
+    def post(self, request, *args, **kwargs):
+        # SNS sends the credentials from the subscription URL only after it is
+        # challenged for them, so answer a request without any with a 401
+        # (before looking at anything else).
+        if self.basic_auth and not request.META.get("HTTP_AUTHORIZATION"):
+            return basic_auth_challenge_response()
+        return super().post(request, *args, **kwargs)
+
+    def validate_request(self, request):
+        sns_message = self.load_sns_message(request)
+        header_type = request.headers.get("x-amz-sns-message-type", MISSING)
+        body_type = sns_message.get("Type", MISSING)
+        if header_type != body_type:
+            raise AnymailWebhookValidationFailure(
+                f'SNS header "x-amz-sns-message-type: {header_type}"'
+                f' doesn\'t match body "Type": "{body_type}"'
+            )
+        if body_type not in SNS_MESSAGE_TYPES:
+            raise ValueError(f"Unknown SNS message type {body_type!r}")
+        header_id = request.headers.get("x-amz-sns-message-id", MISSING)
+        body_id = sns_message.get("MessageId", MISSING)
+        if header_id != body_id:
+            raise AnymailWebhookValidationFailure(
+                f'SNS header "x-amz-sns-message-id: {header_id}"'
+                f' doesn\'t match body "MessageId": "{body_id}"'
+            )
+
+    def load_sns_message(self, request):
+        """The posted SNS message (a dict), parsed once per request.
+
+        Raises ValueError for a body that isn't a JSON object (so the base
+        view answers 400).
+        """
+        if self._sns_message is None:
+            try:
+                body = request.body.decode(request.encoding or "utf-8")
+                sns_message = json.loads(body)
+            except ValueError as err:  # (includes UnicodeDecodeError)
+                raise ValueError(f"Malformed SNS message body: {err}") from err
+            if not isinstance(sns_message, dict):
+                raise ValueError("Malformed SNS message body: not a JSON object")
+            self._sns_message = sns_message
+        return self._sns_message
+
+    def parse_events(self, request):
+        sns_message = self.load_sns_message(request)
+        sns_type = sns_message["Type"]
+        if sns_type == SNS_NOTIFICATION:
+            ses_event = self.load_ses_event(sns_message)
+            if ses_event is None:
+                return []
+            return self.events_from_ses_event(ses_event, sns_message)
+        if sns_type == SNS_SUBSCRIPTION_CONFIRMATION:
+            self.confirm_sns_subscription(sns_message)
+        # (an UnsubscribeConfirmation needs nothing done)
+        return []
+
+    def load_ses_event(self, sns_message):
+        """The SES event (a dict) in an SNS Notification's Message.
+
+        None for SES's "topic validated" notice, which has nothing to report.
+        """
+        message = sns_message["Message"]
+        try:
+            ses_event = json.loads(message)
+        except ValueError as err:
+            if message == SES_TOPIC_VALIDATED_MESSAGE:
+                return None
+            raise ValueError(f"Unparsable SNS Message {message!r}") from err
+        if not isinstance(ses_event, dict):
+            raise ValueError(f"Unparsable SNS Message {message!r}: not a JSON object")
+        return ses_event
+
+    def events_from_ses_event(self, ses_event, sns_message):
+        """The list of AnymailEvents for an SES event (from a Notification)."""
+        raise NotImplementedError()
+
+    def confirm_sns_subscription(self, sns_message):
+        """Confirm the SNS subscription, with SNS's ConfirmSubscription API.
+
+        (Never by fetching the message's SubscribeURL, which would confirm
+        whatever URL a forged message pointed to.) Confirming is allowed only
+        when the webhook requires basic auth: the subscription will then post
+        with the credentials from its URL.
+        """
+        if not self.auto_confirm_sns_subscriptions:
+            return
+        topic_arn = sns_message["TopicArn"]
+        token = sns_message["Token"]
+        if not self.basic_auth:
+            raise AnymailWebhookValidationFailure(
+                "Anymail received an unexpected SubscriptionConfirmation request"
+                f" for Amazon SNS topic '{topic_arn}'. (Anymail can automatically"
+                " confirm SNS subscriptions if you set a WEBHOOK_SECRET and use"
+                " that in your SNS notification url. Or you can manually confirm"
+                " this subscription in the SNS dashboard with token"
+                f" '{token}'.)"
+            )
+        # The topic's own region, whatever region the client settings name
+        region = _arn_region(topic_arn)
+        client = self.create_boto_client("sns", region_name=region)
+        try:
+            client.confirm_subscription(
+                TopicArn=topic_arn, Token=token, AuthenticateOnUnsubscribe="true"
+            )
+        finally:
+            client.close()
+
+    def create_boto_client(self, service_name, **overrides):
+        """A new boto3 client for `service_name`, from a new boto3 Session.
+
+        Uses the AMAZON_SES_SESSION_PARAMS and AMAZON_SES_CLIENT_PARAMS
+        settings (updated with `overrides`), and Anymail's user agent. The
+        caller must close it. (A new Session each time: boto3 sessions aren't
+        thread-safe.)
+        """
+        client_params = {**self.client_params, **overrides}
+        client_params["config"] = _boto_client_config(
+            self.esp_name, client_params.get("config")
+        )
+        session = boto3.session.Session(**self.session_params)
+        return session.client(service_name, **client_params)
+
+
+class AmazonSESTrackingWebhookView(AmazonSESBaseWebhookView):
+    """SES sending events (event publishing, or the older notifications)."""
+
     signal = tracking
+
+    def events_from_ses_event(self, ses_event, sns_message):
+        # Event publishing calls it eventType; notifications notificationType
+        if "eventType" in ses_event:
+            ses_type = ses_event["eventType"]
+        else:
+            ses_type = ses_event.get("notificationType", "<<type missing>>")
+        if ses_type == "Received":
+            raise AnymailConfigurationError(
+                "You seem to have set an Amazon SES *inbound* receipt rule to"
+                " publish to an SNS Topic that posts to Anymail's *tracking*"
+                f" webhook URL. (SNS TopicArn {sns_message.get('TopicArn')})"
+            )
+
+        mail = ses_event.get("mail") or {}
+        timestamp = _parse_sns_timestamp(sns_message.get("Timestamp"))
+
+        def event(event_type, recipient, **fields):
+            tags, metadata = _tags_and_metadata(mail)
+            return AnymailTrackingEvent(
+                event_type=event_type,
+                timestamp=timestamp,
+                event_id=sns_message.get("MessageId"),
+                message_id=mail.get("messageId"),
+                recipient=recipient,
+                tags=tags,
+                metadata=metadata,
+                esp_event=ses_event,
+                **fields,
+            )
+
+        if ses_type == "Bounce":
+            bounce = ses_event["bounce"]
+            description = f"{bounce['bounceType']}: {bounce['bounceSubType']}"
+            return [
+                event(
+                    EventType.BOUNCED,
+                    recipient["emailAddress"],
+                    reject_reason=RejectReason.BOUNCED,
+                    description=description,
+                    mta_response=recipient.get("diagnosticCode"),
+                )
+                for recipient in bounce["bouncedRecipients"]
+            ]
+        if ses_type == "Complaint":
+            complaint = ses_event["complaint"]
+            return [
+                event(
+                    EventType.COMPLAINED,
+                    recipient["emailAddress"],
+                    reject_reason=RejectReason.SPAM,
+                    description=complaint.get("complaintFeedbackType"),
+                    user_agent=complaint.get("userAgent"),
+                )
+                for recipient in complaint["complainedRecipients"]
+            ]
+        if ses_type == "Delivery":
+            delivery = ses_event["delivery"]
+            return [
+                event(
+                    EventType.DELIVERED,
+                    recipient,
+                    mta_response=delivery.get("smtpResponse"),
+                )
+                for recipient in delivery["recipients"]
+            ]
+
+        # The other event types are about the whole message: SES doesn't say
+        # which recipient (for example) opened it, so report every one
+        if ses_type == "Send":
+            event_type, fields = EventType.SENT, {}
+        elif ses_type == "Reject":
+            event_type = EventType.REJECTED
+            fields = dict(
+                reject_reason=RejectReason.BLOCKED,
+                description=ses_event["reject"].get("reason"),
+            )
+        elif ses_type == "Open":
+            event_type = EventType.OPENED
+            fields = dict(user_agent=ses_event["open"].get("userAgent"))
+        elif ses_type == "Click":
+            click = ses_event["click"]
+            event_type = EventType.CLICKED
+            fields = dict(
+                user_agent=click.get("userAgent"), click_url=click.get("link")
+            )
+        elif ses_type == "Rendering Failure":
+            event_type = EventType.FAILED
+            fields = dict(description=ses_event["failure"].get("errorMessage"))
+        else:  # e.g. DeliveryDelay, Subscription
+            event_type = EventType.UNKNOWN
+            fields = dict(description=f"Unknown SES eventType '{ses_type}'")
+        return [
+            event(event_type, recipient, **fields)
+            for recipient in mail.get("destination") or []
+        ]
+
+
+def basic_auth_challenge_response():
+    """A 401 that asks for WEBHOOK_SECRET basic auth credentials."""
+    response = HttpResponse(status=401)
+    response["WWW-Authenticate"] = f'Basic realm="{BASIC_AUTH_REALM}"'
+    return response
+
+
+def _arn_region(arn):
+    """The region of an AWS ARN (arn:partition:service:region:account:resource).
+
+    ValueError if it isn't an SNS-topic-style ARN of exactly six fields.
+    """
+    fields = arn.split(":")
+    if len(fields) != 6:
+        raise ValueError(f"Invalid ARN format '{arn}'")
+    return fields[3]
+
+
+def _boto_client_config(esp_name, user_config=None):
+    """A botocore Config with Anymail's user agent, merged with user_config.
+
+    user_config (a Config or a dict of Config options) wins over Anymail's
+    defaults, including for user_agent_extra.
+    """
+    esp_id = esp_name.lower().replace(" ", "-")
+    config = BotoConfig(user_agent_extra=f"django-anymail/{__version__}-{esp_id}")
+    if isinstance(user_config, Mapping):
+        user_config = BotoConfig(**user_config)
+    if user_config is not None:
+        config = config.merge(user_config)
+    return config
+
+
+def _parse_sns_timestamp(value):
+    """An SNS ISO-8601 Timestamp as an aware UTC datetime (None if invalid)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:  # well-formed but out of range
+        return None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _tags_and_metadata(mail):
+    """Anymail's tags and metadata, from the X-Tag and X-Metadata headers.
+
+    SES includes the original headers only if the event destination asks for
+    them (event publishing always does). Header names are compared without
+    regard to case; every X-Tag is a tag; the last X-Metadata that is a JSON
+    object is the metadata.
+    """
+    tags = []
+    metadata = {}
+    for header in mail.get("headers") or []:
+        name = str(header.get("name", "")).lower()
+        value = header.get("value")
+        if name == "x-tag":
+            tags.append(value)
+        elif name == "x-metadata":
+            try:
+                parsed = json.loads(value)
+            except (TypeError, ValueError):
+                continue
+            if isinstance(parsed, dict):
+                metadata = parsed
+    return tags, metadata
