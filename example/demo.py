@@ -5,8 +5,12 @@ the ESP APIs are served by :mod:`example.standin` on 127.0.0.1.
 
 For each ESP the demo sends one :class:`~anymail.message.AnymailMessage` (text and
 HTML bodies, an inline image, a CSV attachment, a tag and metadata) and prints what
-the stand-in received and the resulting ``message.anymail_status``. A last step
-scripts an API error and shows the :exc:`~anymail.exceptions.AnymailAPIError`.
+the stand-in received and the resulting ``message.anymail_status``. Then the
+stand-in plays the ESP's webhook side: it posts an authenticated "delivered" event
+for that message to the demo's own Django app (served over real HTTP by
+:mod:`example.webapp`), and the demo prints the
+:class:`~anymail.signals.AnymailTrackingEvent` its ``tracking`` receiver got. A last
+step scripts an API error and shows the :exc:`~anymail.exceptions.AnymailAPIError`.
 
 The demo doubles as a smoke test: every step checks its results, and the exit
 status is non-zero if anything unexpected happened.
@@ -26,7 +30,9 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from example import standin_webhooks
 from example.standin import ReceivedRequest, StandIn
+from example.webapp import DjangoServer
 
 SETTINGS_MODULE = "example.settings"
 
@@ -48,10 +54,21 @@ RULE = "=" * 72
 
 @dataclass
 class DemoRun:
-    """State shared by the demo steps: the stand-in, and failed checks so far."""
+    """State shared by the demo steps.
+
+    The stand-in, the demo's Django app server, the messages sent so far (by ESP),
+    the tracking events received, and failed checks so far.
+    """
 
     standin: StandIn
+    webapp: DjangoServer
+    sent: dict[str, object] = field(default_factory=dict)
+    tracking_events: list = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+
+    def on_tracking(self, sender, event, esp_name, **kwargs) -> None:
+        """The demo's receiver for Anymail's tracking signal."""
+        self.tracking_events.append((esp_name, event))
 
     def check(self, ok: bool, description: str) -> bool:
         """Record (and print) a failed check; returns `ok`."""
@@ -187,6 +204,7 @@ def step_postmark(run: DemoRun) -> None:
     message = send_demo_message(
         POSTMARK_BACKEND, api_url=run.standin.api_url("postmark")
     )
+    run.sent["postmark"] = message
     request = run.single_request()
     if request is None:
         return
@@ -232,6 +250,7 @@ def step_mailgun(run: DemoRun) -> None:
     section("Mailgun: send one message")
     run.standin.clear()
     message = send_demo_message(MAILGUN_BACKEND, api_url=run.standin.api_url("mailgun"))
+    run.sent["mailgun"] = message
     request = run.single_request()
     if request is None:
         return
@@ -295,10 +314,81 @@ def step_api_error(run: DemoRun) -> None:
     run.check(run.standin.pending_responses == 0, "the scripted response was not used")
 
 
-#: The demo steps, run in order. (A tracking-webhook round trip can be appended.)
+def deliver_tracking_event(run: DemoRun, esp: str, url_name: str, payload) -> None:
+    """Have the stand-in post `payload` to the demo app; print and check the event."""
+    from django.conf import settings
+    from django.urls import reverse
+
+    url = run.webapp.url(reverse(url_name))
+    run.tracking_events.clear()
+    status, body = standin_webhooks.post_webhook(
+        url, payload, basic_auth=settings.ANYMAIL["WEBHOOK_SECRET"]
+    )
+    print(f"  Stand-in posted a delivered event to {url}")
+    print(f"    response: HTTP {status}")
+    run.check(status == 200, f"webhook answered HTTP {status}: {body[:200]!r}")
+    run.check(
+        len(run.tracking_events) == 1,
+        f"expected 1 tracking signal, got {len(run.tracking_events)}",
+    )
+    if not run.tracking_events:
+        return
+    esp_name, event = run.tracking_events[0]
+    print(f"  tracking signal received (esp_name={esp_name!r}): AnymailTrackingEvent")
+    for name in ("event_type", "message_id", "recipient", "timestamp", "tags"):
+        field_line(name, getattr(event, name), width=13)
+    field_line("metadata", event.metadata, width=13)
+    field_line("mta_response", event.mta_response, width=13)
+
+    sent_id = run.sent[esp].anymail_status.recipients["alice@example.com"].message_id
+    run.check(event.event_type == "delivered", f"event_type {event.event_type!r}")
+    run.check(
+        event.message_id == sent_id,
+        f"event message_id {event.message_id!r} should match the sent {sent_id!r}",
+    )
+    run.check(event.recipient == "alice@example.com", f"recipient {event.recipient!r}")
+    run.check(event.metadata == {"order": "1234"}, f"metadata {event.metadata!r}")
+
+
+def step_postmark_webhook(run: DemoRun) -> None:
+    section("Postmark: delivery event back through the tracking webhook")
+    if not run.check("postmark" in run.sent, "the Postmark send step must run first"):
+        return
+    message_id = run.sent["postmark"].anymail_status.recipients["alice@example.com"]
+    payload = standin_webhooks.postmark_delivery_event(
+        message_id.message_id,
+        "alice@example.com",
+        tag="demo",
+        metadata={"order": "1234"},
+    )
+    deliver_tracking_event(
+        run, "postmark", "anymail:postmark_tracking_webhook", payload
+    )
+
+
+def step_mailgun_webhook(run: DemoRun) -> None:
+    from django.conf import settings
+
+    section("Mailgun: signed delivered event back through the tracking webhook")
+    if not run.check("mailgun" in run.sent, "the Mailgun send step must run first"):
+        return
+    message_id = run.sent["mailgun"].anymail_status.recipients["alice@example.com"]
+    payload = standin_webhooks.mailgun_delivered_event(
+        message_id.message_id,
+        "alice@example.com",
+        signing_key=settings.ANYMAIL["MAILGUN_WEBHOOK_SIGNING_KEY"],
+        tags=["demo"],
+        user_variables={"order": "1234"},
+    )
+    deliver_tracking_event(run, "mailgun", "anymail:mailgun_tracking_webhook", payload)
+
+
+#: The demo steps, run in order.
 STEPS: list[Callable[[DemoRun], None]] = [
     step_postmark,
     step_mailgun,
+    step_postmark_webhook,
+    step_mailgun_webhook,
     step_api_error,
 ]
 
@@ -317,15 +407,20 @@ def setup_django() -> None:
 
 def main() -> int:
     setup_django()
-    with StandIn() as standin:
+    from anymail.signals import tracking
+
+    with StandIn() as standin, DjangoServer() as webapp:
         print(f"Local ESP stand-in listening at {standin.url}")
-        run = DemoRun(standin)
+        print(f"Demo Django app (webhooks) listening at {webapp.url('/')}")
+        run = DemoRun(standin, webapp)
+        tracking.connect(run.on_tracking)
         for step in STEPS:
             try:
                 step(run)
             except Exception:
                 traceback.print_exc(file=sys.stdout)
                 run.check(False, f"{step.__name__} raised an unexpected exception")
+        tracking.disconnect(run.on_tracking)
         run.check(not standin.errors, f"stand-in errors: {standin.errors!r}")
 
     section("Summary")

@@ -15,6 +15,7 @@ DATABASES = {}
 USE_TZ = True
 TIME_ZONE = "UTC"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+ROOT_URLCONF = "example.urls"  # Anymail's webhook URLs, under /anymail/
 
 DEFAULT_FROM_EMAIL = "Demo Shop <shop@example.com>"
 EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
@@ -25,4 +26,8 @@ ANYMAIL = {
     "POSTMARK_SERVER_TOKEN": "demo-postmark-server-token",
     "MAILGUN_API_KEY": "demo-mailgun-api-key",
     "MAILGUN_SENDER_DOMAIN": "mg.example.com",
+    # webhooks: the stand-in sends these HTTP Basic credentials with every event,
+    # and signs its Mailgun events with this key
+    "WEBHOOK_SECRET": "demo-webhook-user:demo-webhook-password",
+    "MAILGUN_WEBHOOK_SIGNING_KEY": "demo-mailgun-webhook-signing-key",
 }
