@@ -12,6 +12,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from .exceptions import AnymailDeprecationWarning
 from .utils import angle_wrap, parse_address_list, parse_rfc2822date
 
+# A folded header continuation, and any other line break in a header value
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
 MULTIPART_BYTES_ERROR = (
     "get_content_bytes() is not valid on multipart messages "
     "(perhaps you want as_bytes()?)"
@@ -243,9 +247,10 @@ class AnymailInboundMessage(EmailMessage):
         ):
             if value is not None:
                 del msg[name]
-                msg[name] = value
+                msg.append_raw_header(name, value)
         for name, value in _header_items(headers):
-            msg.add_header(name, value)
+            if value is not None:
+                msg.append_raw_header(name, value)
         del msg["MIME-Version"]
         del msg["Content-Type"]
         msg["MIME-Version"] = "1.0"
@@ -262,6 +267,22 @@ class AnymailInboundMessage(EmailMessage):
         for attachment in attachments or []:
             (related if attachment.is_inline() else msg).attach(attachment)
         return msg
+
+    def append_raw_header(self, name, value):
+        """Add a header, accepting any value an ESP may report.
+
+        Unlike add_header(), this never fails: repeated Subject or Date headers
+        are kept, line breaks are unfolded, and a value the policy's header
+        parser chokes on is stored unparsed (as the email parser would store it;
+        reading it may then fail, just as for a parsed message).
+        """
+        value = _LINE_BREAK.sub(" ", _FOLD.sub("", str(value)))
+        try:
+            header = self.policy.header_store_parse(name, value)
+        except Exception:  # the stdlib's header parsers raise assorted errors
+            raw = value.encode("utf-8").decode("ascii", "surrogateescape")
+            header = self.policy.header_source_parse([f"{name}: {raw}"])
+        self._headers.append(header)
 
     @classmethod
     def _from_raw_headers(cls, raw_headers):

@@ -461,3 +461,33 @@ class TestConstructAttachment:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             assert att.is_inline()
+
+
+class TestConstructRobustHeaders:
+    """ESP-reported headers never make construct() fail."""
+
+    def test_repeated_unique_headers_kept(self):
+        msg = M.construct(
+            headers=[("Subject", "one"), ("Subject", "two"), ("Date", "x")]
+        )
+        assert msg.get_all("Subject") == ["one", "two"]
+        assert msg.date is None
+
+    def test_line_breaks_unfolded(self):
+        msg = M.construct(headers={"X-Folded": "a\r\n b\nc"}, subject="s\r\nt")
+        assert msg["X-Folded"] == "a b c"
+        assert msg.subject == "s t"
+        assert b"\nc" not in msg.as_bytes()
+
+    def test_unparseable_value_stored_raw(self):
+        msg = M.construct(headers=[("Message-ID", "<<<>>>")], text="body")
+        assert msg.text == "body"
+        assert b"Message-ID: <<<>>>" in msg.as_bytes()
+
+    def test_non_ascii_values_serialize(self):
+        msg = M.construct(from_email="Jörg <j@example.com>", subject="Grüße")
+        assert msg.from_email.display_name == "Jörg"
+        assert b"=?utf-8?" in msg.as_bytes()
+
+    def test_none_header_values_skipped(self):
+        assert "X-None" not in M.construct(headers={"X-None": None})
