@@ -6,7 +6,7 @@ Reverse them as "anymail:<name>". Importing this module needs none of the
 optional ESP packages: views that need one import it when first used.
 """
 
-from django.urls import path
+from django.urls import path, re_path
 
 from .webhooks.amazon_ses import AmazonSESTrackingWebhookView
 from .webhooks.brevo import BrevoInboundWebhookView, BrevoTrackingWebhookView
@@ -14,12 +14,12 @@ from .webhooks.mailersend import (
     MailerSendInboundWebhookView,
     MailerSendTrackingWebhookView,
 )
-from .webhooks.mailgun import MailgunTrackingWebhookView
+from .webhooks.mailgun import MailgunInboundWebhookView, MailgunTrackingWebhookView
 from .webhooks.mailjet import MailjetInboundWebhookView, MailjetTrackingWebhookView
 from .webhooks.mailtrap import MailtrapInboundWebhookView, MailtrapTrackingWebhookView
 from .webhooks.mandrill import MandrillCombinedWebhookView
 from .webhooks.postal import PostalInboundWebhookView, PostalTrackingWebhookView
-from .webhooks.postmark import PostmarkTrackingWebhookView
+from .webhooks.postmark import PostmarkInboundWebhookView, PostmarkTrackingWebhookView
 from .webhooks.resend import ResendInboundWebhookView, ResendTrackingWebhookView
 from .webhooks.sendgrid import SendGridInboundWebhookView, SendGridTrackingWebhookView
 from .webhooks.sendinblue import (
@@ -35,6 +35,17 @@ from .webhooks.unisender_go import UnisenderGoTrackingWebhookView
 app_name = "anymail"
 
 urlpatterns = [
+    # Mailgun posts raw MIME to a URL containing "mime": both paths, one view
+    re_path(
+        r"^mailgun/inbound(_mime)?/$",
+        MailgunInboundWebhookView.as_view(),
+        name="mailgun_inbound_webhook",
+    ),
+    path(
+        "postmark/inbound/",
+        PostmarkInboundWebhookView.as_view(),
+        name="postmark_inbound_webhook",
+    ),
     path(
         "brevo/inbound/",
         BrevoInboundWebhookView.as_view(),

@@ -1,6 +1,6 @@
-"""Mailgun tracking webhooks.
+"""Mailgun tracking and inbound webhooks.
 
-One view receives both of Mailgun's webhook formats at the same URL:
+The tracking view receives both of Mailgun's webhook formats at the same URL:
 
 * the current webhooks, which post a JSON object holding a ``signature``
   object and the ``event-data``;
@@ -8,15 +8,21 @@ One view receives both of Mailgun's webhook formats at the same URL:
   ..., mixed in with the sender's custom variables) plus ``timestamp``,
   ``token`` and ``signature`` fields.
 
+The inbound view receives what a Mailgun receiving route's forward() action
+posts: form fields holding either the whole raw message (``body-mime``, when
+the forward URL contains "mime") or the message already taken apart (headers,
+bodies and uploaded attachment files).
+
 Either way Mailgun signs the request: the signature is the hex HMAC-SHA256 of
 ``timestamp`` followed by ``token``, keyed with the domain's webhook signing
-key. The view checks it on every POST, so it doesn't need WEBHOOK_SECRET basic
-auth to be secure (it still enforces it when you set one).
+key. Both views check it on every POST, so they don't need WEBHOOK_SECRET
+basic auth to be secure (they still enforce it when you set one).
 """
 
 import hashlib
 import hmac
 import json
+import re
 from datetime import datetime, timezone
 
 from django.http.multipartparser import MultiPartParserError
@@ -27,8 +33,21 @@ from ..exceptions import (
     AnymailInvalidAddress,
     AnymailWebhookValidationFailure,
 )
-from ..signals import AnymailTrackingEvent, EventType, RejectReason, tracking
-from ..utils import UNSET, get_anymail_setting, parse_single_address
+from ..inbound import AnymailInboundMessage
+from ..signals import (
+    AnymailInboundEvent,
+    AnymailTrackingEvent,
+    EventType,
+    RejectReason,
+    inbound,
+    tracking,
+)
+from ..utils import (
+    DEFAULT_DOWNLOAD_CHUNK_SIZE,
+    UNSET,
+    get_anymail_setting,
+    parse_single_address,
+)
 from .base import AnymailBaseWebhookView
 
 # Mailgun's own fields in a legacy form post: anything else is a custom
@@ -66,54 +85,16 @@ _LEGACY_LOOSE_VARIABLE_EVENTS = ("opened", "unsubscribed", "clicked")
 _LEGACY_SIGNATURE_FIELDS = ("signature", "timestamp", "token")
 
 
-class MailgunTrackingWebhookView(AnymailBaseWebhookView):
-    """Mailgun tracking events, current (JSON) and legacy (form) webhooks."""
+class MailgunBaseWebhookView(AnymailBaseWebhookView):
+    """Settings and signature check shared by Mailgun's tracking and inbound views."""
 
     esp_name = "Mailgun"
-    signal = tracking
     # Every post is signed, so the missing-WEBHOOK_SECRET warning isn't needed
     warn_if_no_basic_auth = False
 
     # Accepted as as_view() keywords (settings overrides):
     webhook_signing_key = None  # bytes, after __init__
     api_key = None  # older name: the signing-key default
-
-    #: Current-format event-data.event → normalized event_type
-    event_types = {
-        "accepted": EventType.QUEUED,
-        "rejected": EventType.REJECTED,
-        "delivered": EventType.DELIVERED,
-        "failed": EventType.BOUNCED,
-        "opened": EventType.OPENED,
-        "clicked": EventType.CLICKED,
-        "unsubscribed": EventType.UNSUBSCRIBED,
-        "complained": EventType.COMPLAINED,
-    }
-
-    #: Current-format event-data.reason → reject_reason (others: OTHER)
-    reject_reasons = {
-        "bounce": RejectReason.BOUNCED,
-        "suppress-bounce": RejectReason.BOUNCED,
-        "generic": RejectReason.OTHER,
-    }
-
-    #: Legacy-format event → normalized event_type
-    legacy_event_types = {
-        "delivered": EventType.DELIVERED,
-        "dropped": EventType.REJECTED,
-        "bounced": EventType.BOUNCED,
-        "complained": EventType.COMPLAINED,
-        "unsubscribed": EventType.UNSUBSCRIBED,
-        "opened": EventType.OPENED,
-        "clicked": EventType.CLICKED,
-    }
-
-    #: Legacy-format numeric codes with a specific reject_reason
-    legacy_reject_codes = {
-        499: RejectReason.TIMED_OUT,  # Mailgun gave up retrying
-        605: RejectReason.BOUNCED,  # address bounced before
-        607: RejectReason.SPAM,  # recipient complained before
-    }
 
     def __init__(self, **kwargs):
         # Read (and consume) both keywords before View.__init__ sees them
@@ -180,16 +161,59 @@ class MailgunTrackingWebhookView(AnymailBaseWebhookView):
                 "Mailgun webhook called without required security fields"
             ) from None
 
+    @staticmethod
+    def _is_json(request):
+        return request.content_type == "application/json"
+
+
+class MailgunTrackingWebhookView(MailgunBaseWebhookView):
+    """Mailgun tracking events, current (JSON) and legacy (form) webhooks."""
+
+    signal = tracking
+
+    #: Current-format event-data.event → normalized event_type
+    event_types = {
+        "accepted": EventType.QUEUED,
+        "rejected": EventType.REJECTED,
+        "delivered": EventType.DELIVERED,
+        "failed": EventType.BOUNCED,
+        "opened": EventType.OPENED,
+        "clicked": EventType.CLICKED,
+        "unsubscribed": EventType.UNSUBSCRIBED,
+        "complained": EventType.COMPLAINED,
+    }
+
+    #: Current-format event-data.reason → reject_reason (others: OTHER)
+    reject_reasons = {
+        "bounce": RejectReason.BOUNCED,
+        "suppress-bounce": RejectReason.BOUNCED,
+        "generic": RejectReason.OTHER,
+    }
+
+    #: Legacy-format event → normalized event_type
+    legacy_event_types = {
+        "delivered": EventType.DELIVERED,
+        "dropped": EventType.REJECTED,
+        "bounced": EventType.BOUNCED,
+        "complained": EventType.COMPLAINED,
+        "unsubscribed": EventType.UNSUBSCRIBED,
+        "opened": EventType.OPENED,
+        "clicked": EventType.CLICKED,
+    }
+
+    #: Legacy-format numeric codes with a specific reject_reason
+    legacy_reject_codes = {
+        499: RejectReason.TIMED_OUT,  # Mailgun gave up retrying
+        605: RejectReason.BOUNCED,  # address bounced before
+        607: RejectReason.SPAM,  # recipient complained before
+    }
+
     # -- parsing ------------------------------------------------------------
 
     def parse_events(self, request):
         if self._is_json(request):
             return [self.parse_json_event(json.loads(request.body.decode("utf-8")))]
         return [self.parse_legacy_event(_request_post(request))]
-
-    @staticmethod
-    def _is_json(request):
-        return request.content_type == "application/json"
 
     def parse_json_event(self, payload):
         """The AnymailTrackingEvent for a current-format (JSON) payload."""
@@ -342,6 +366,108 @@ class MailgunTrackingWebhookView(AnymailBaseWebhookView):
         return metadata
 
 
+class MailgunInboundWebhookView(MailgunBaseWebhookView):
+    """Mailgun inbound: a receiving route's forward() post, one message each.
+
+    Mailgun posts the raw message in ``body-mime`` when the forward URL
+    contains "mime"; otherwise it posts the message taken apart:
+    ``message-headers``, ``body-plain``, ``body-html`` and the attachments as
+    uploaded files ``attachment-1`` ... ``attachment-<attachment-count>``.
+    """
+
+    signal = inbound
+
+    def parse_events(self, request):
+        if self._is_json(request):
+            # (Mailgun's inbound posts are forms; JSON is a tracking event)
+            event = json.loads(request.body.decode("utf-8"))["event-data"]["event"]
+            raise AnymailConfigurationError(
+                f"You seem to have set Mailgun's *{event} tracking* webhook"
+                " to Anymail's Mailgun *inbound* webhook URL."
+                " (Or Mailgun has changed inbound events to use json.)"
+            )
+        post = _request_post(request)
+        if "event" in post and post.getlist("event")[0] != "inbound":
+            raise AnymailConfigurationError(
+                f"You seem to have set Mailgun's *{post.getlist('event')[0]}"
+                " tracking* webhook to Anymail's Mailgun *inbound* webhook URL."
+            )
+        if "attachments" in post:
+            # a store() action's notification: attachments are JSON info
+            # about files kept at Mailgun, not uploads
+            raise AnymailConfigurationError(
+                "You seem to have configured Mailgun's receiving route using"
+                " the store() action. Anymail's inbound webhook requires the"
+                " forward() action."
+            )
+        return [self.parse_inbound_event(request)]
+
+    def parse_inbound_event(self, request):
+        """The AnymailInboundEvent for a forward() post."""
+        post, files = request.POST, request.FILES
+        if "body-mime" in files:
+            # (Mailgun sends a plain field, but a file upload works too, and
+            # keeps 8-bit content byte for byte)
+            upload = files["body-mime"]
+            message = AnymailInboundMessage.parse_raw_mime_chunks(
+                upload.chunks(DEFAULT_DOWNLOAD_CHUNK_SIZE)
+            )
+        elif "body-mime" in post:
+            message = AnymailInboundMessage.parse_raw_mime_chunks(
+                _utf8_chunks(post["body-mime"])
+            )
+        else:
+            message = AnymailInboundMessage.construct(
+                headers=_message_header_pairs(post["message-headers"]),
+                text=post.get("body-plain"),
+                html=post.get("body-html"),
+                attachments=self.parse_attachments(post, files),
+            )
+
+        message.envelope_sender = post.get("sender")
+        message.envelope_recipient = post.get("recipient")
+        message.stripped_text = post.get("stripped-text")
+        message.stripped_html = post.get("stripped-html")
+        spam_flag = message.get("X-Mailgun-Sflag")
+        message.spam_detected = (
+            spam_flag is not None and str(spam_flag).strip().lower() == "yes"
+        )
+        spam_score = message.get("X-Mailgun-Sscore")
+        if spam_score is not None:
+            try:
+                message.spam_score = float(str(spam_score))
+            except ValueError:
+                pass  # not a number: leave it None
+
+        return AnymailInboundEvent(
+            event_type=EventType.INBOUND,
+            timestamp=_epoch_to_datetime(int(post["timestamp"])),
+            event_id=post["token"],
+            esp_event=request,
+            message=message,
+        )
+
+    @staticmethod
+    def parse_attachments(post, files):
+        """Attachment parts for the uploaded attachment-1 ... attachment-N files.
+
+        A file named in the content-id-map is an inline part with that
+        Content-ID. Files Django didn't keep (it drops some filenames) are
+        skipped.
+        """
+        count = int(post.get("attachment-count") or 0)
+        content_ids = _content_ids_by_field(post.get("content-id-map"))
+        numbered = []
+        for field in files:  # (not range(count): the count could be huge)
+            match = _ATTACHMENT_FIELD_RE.fullmatch(field)
+            if match and int(match.group(1)) <= count:
+                numbered.append((int(match.group(1)), field))
+        return [
+            _attachment_from_upload(files[field], content_ids.get(field))
+            for _number, field in sorted(numbered)
+        ]
+
+
 def _request_post(request):
     """request.POST, with an unparseable multipart body as a ValueError.
 
@@ -378,3 +504,100 @@ def _addr_spec_or_none(address):
         return parse_single_address(address).addr_spec
     except AnymailInvalidAddress:
         return None
+
+
+_ATTACHMENT_FIELD_RE = re.compile(r"attachment-([1-9][0-9]*)")
+
+
+class _JsonObjectPairs(list):
+    """A JSON object's (key, value) pairs, in order, duplicate keys included."""
+
+
+def _content_ids_by_field(content_id_map):
+    """content-id-map's {"<cid>": "attachment-N", ...} as {field: cid}.
+
+    Mailgun's map can repeat a key (several files with the same Content-ID),
+    so every pair counts.
+    """
+    if not content_id_map:
+        return {}
+    pairs = json.loads(content_id_map, object_pairs_hook=_JsonObjectPairs)
+    if not isinstance(pairs, _JsonObjectPairs):
+        raise TypeError("Mailgun content-id-map must be a JSON object")
+    content_ids = {}
+    for content_id, field in pairs:
+        if not isinstance(content_id, str) or not isinstance(field, str):
+            raise TypeError("Mailgun content-id-map must map strings to strings")
+        content_ids[field] = content_id
+    return content_ids
+
+
+def _message_header_pairs(message_headers):
+    """message-headers' JSON [[name, value], ...] as (name, value) tuples.
+
+    Folded values are unfolded, and any other line break becomes a space (the
+    email package refuses header values containing them).
+    """
+    headers = json.loads(message_headers)
+    if not isinstance(headers, list):
+        raise TypeError("Mailgun message-headers must be a JSON list")
+    pairs = []
+    for name, value in headers:
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError("Mailgun message-headers must be [name, value] strings")
+        value = re.sub(r"(?:\r\n|\r|\n)(?=[ \t])", "", value)
+        pairs.append((re.sub(r"[\r\n]+", " ", name), re.sub(r"[\r\n]+", " ", value)))
+    return pairs
+
+
+def _attachment_from_upload(upload, content_id=None):
+    """An AnymailInboundMessage attachment part for a Django UploadedFile.
+
+    Reads the file once (an attached message/* is parsed as it streams), and
+    keeps its bytes exactly as uploaded; inline when content_id is not None.
+    """
+    content_type = upload.content_type or "application/octet-stream"
+    if content_type.partition("/")[0].strip().lower() == "message":
+        part = AnymailInboundMessage.construct_attachment(
+            content_type, "", filename=upload.name, content_id=content_id
+        )
+        # (parsed from the bytes as they are: no UTF-8 decoding required)
+        part.set_payload(
+            [
+                AnymailInboundMessage.parse_raw_mime_chunks(
+                    upload.chunks(DEFAULT_DOWNLOAD_CHUNK_SIZE)
+                )
+            ]
+        )
+        return part
+    upload.seek(0)
+    part = AnymailInboundMessage.construct_attachment(
+        content_type, upload.read(), filename=upload.name, content_id=content_id
+    )
+    # The upload's declared charset is only recorded: giving it to
+    # construct_attachment would re-encode the content (for some charsets
+    # turning CRLF into LF)
+    charset = _upload_charset(upload)
+    if charset:
+        part.set_param("charset", charset, header="Content-Type")
+    return part
+
+
+def _upload_charset(upload):
+    """An UploadedFile's declared charset as a str (None if none or not ASCII).
+
+    (Django gives it as bytes.)
+    """
+    charset = upload.charset
+    if isinstance(charset, bytes):
+        try:
+            charset = charset.decode("ascii")
+        except UnicodeDecodeError:
+            return None
+    return charset or None
+
+
+def _utf8_chunks(text, size=DEFAULT_DOWNLOAD_CHUNK_SIZE):
+    """text UTF-8 encoded a piece at a time (never a second full-size copy)."""
+    for start in range(0, len(text), size):
+        yield text[start : start + size].encode("utf-8", "surrogatepass")
