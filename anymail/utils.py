@@ -323,12 +323,31 @@ _SIMPLE_ADDRESS = re.compile(
 )
 
 
+def _simple_addresses(item):
+    """EmailAddresses for a list of only simple addresses, else None.
+
+    Without quotes or comments, commas can only separate addresses, so each
+    piece can take the fast path.
+    """
+    pieces = [item]
+    if "," in item:
+        if '"' in item or "(" in item:
+            return None
+        pieces = [piece.strip() for piece in item.split(",")]
+    matches = [_SIMPLE_ADDRESS.fullmatch(piece) for piece in pieces]
+    if not all(matches):
+        return None
+    return [
+        EmailAddress(name or "", username=username, domain=domain)
+        for name, username, domain in (match.groups() for match in matches)
+    ]
+
+
 def _parse_address_item(item):
     """The EmailAddress list for one str item of parse_address_list."""
-    match = _SIMPLE_ADDRESS.fullmatch(item)
-    if match:
-        name, username, domain = match.groups()
-        return [EmailAddress(name or "", username=username, domain=domain)]
+    simple = _simple_addresses(item)
+    if simple is not None:
+        return simple
     pairs = _getaddresses([item]) or [("", "")]
     return [EmailAddress(name, addr) for name, addr in pairs]
 

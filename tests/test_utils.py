@@ -1373,3 +1373,31 @@ def test_parse_address_fast_path_used(item):
     with mock.patch.object(utils, "_getaddresses") as slow:
         utils._parse_address_item(item)
     slow.assert_not_called()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a@example.com, Bob Example <bob@example.com>",
+        "a@example.com,b@example.com",
+        " a@example.com ,  c@example.com ",
+        "a@example.com,,b@example.com",
+        "Bob <bob@example.com>, Group: c@example.com;",
+    ],
+)
+def test_comma_list_fast_path_matches_full_parse(value):
+    from anymail import utils
+
+    def parse(value):
+        try:
+            return [
+                (e.display_name, e.addr_spec) for e in utils.parse_address_list(value)
+            ]
+        except utils.AnymailInvalidAddress:
+            return "invalid"
+
+    fast = parse(value)
+    with mock.patch.object(utils, "_simple_addresses", return_value=None) as patched:
+        full = parse(value)
+    assert patched.called
+    assert fast == full

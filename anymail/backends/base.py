@@ -633,17 +633,22 @@ class Base64Bytes:
 _BASE64_CHUNK = 3 * 64 * 1024
 
 
+#: serialize_json's placeholder for a Base64Bytes: per-call random token, index
+_BASE64_PLACEHOLDER = re.compile(r'"anymail-base64-([0-9a-f]{32})-([0-9]+)"')
+
+
 def _expand_base64_placeholders(serialized, token, markers):
     """UTF-8 bytearray of JSON `serialized`, with each marker's base64 in place
     of its placeholder string."""
-    pattern = re.compile(f'"anymail-base64-{token}-([0-9]+)"')
     # (json.dumps's default ensure_ascii output is pure ASCII)
     pieces = []  # alternating JSON text (bytes) and Base64Bytes
     size = 0
     pos = 0
-    for match in pattern.finditer(serialized):
+    for match in _BASE64_PLACEHOLDER.finditer(serialized):
+        if match.group(1) != token:
+            continue  # (not ours: some other text that happens to look alike)
         text = serialized[pos : match.start()].encode("utf-8")
-        marker = markers[int(match.group(1))]
+        marker = markers[int(match.group(2))]
         pieces.append(text)
         pieces.append(marker)
         size += len(text) + 2 + marker.encoded_length
