@@ -329,9 +329,13 @@ class AnymailInboundMessage(EmailMessage):
         if base64:
             content = b64decode(content)
         if part.get_content_maintype() == "message":
+            # (bytes are parsed as bytes, so an 8-bit attached message in any
+            # charset works)
             if isinstance(content, bytes):
-                content = content.decode("utf-8")
-            part.set_payload([cls.parse_raw_mime(content)])
+                attached = cls.parse_raw_mime_bytes(content)
+            else:
+                attached = cls.parse_raw_mime(content)
+            part.set_payload([attached])
         else:
             part.set_payload(content, charset)
         return part

@@ -491,3 +491,11 @@ class TestConstructRobustHeaders:
 
     def test_none_header_values_skipped(self):
         assert "X-None" not in M.construct(headers={"X-None": None})
+
+
+def test_attached_message_bytes_need_not_be_utf8():
+    source = (
+        b"Subject: caf\xe9\nContent-Type: text/plain; charset=latin-1\n\nd\xe9j\xe0\n"
+    )
+    att = M.construct_attachment("message/rfc822", source)
+    assert att.get_payload(0).text == "déjà\n"
