@@ -1,5 +1,6 @@
 """Shared pytest fixtures."""
 
+import io
 import json
 from unittest import mock
 
@@ -19,6 +20,8 @@ def make_response(status_code=200, body=b"", reason=None, headers=None, url=""):
     if isinstance(body, str):
         body = body.encode("utf-8")
     response._content = body
+    # a raw stream too, so stream=True callers can iter_content() and close()
+    response.raw = io.BytesIO(body)
     response.encoding = "utf-8"
     response.headers = CaseInsensitiveDict(headers or {})
     response.url = url
