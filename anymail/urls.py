@@ -8,7 +8,10 @@ optional ESP packages: views that need one import it when first used.
 
 from django.urls import path, re_path
 
-from .webhooks.amazon_ses import AmazonSESTrackingWebhookView
+from .webhooks.amazon_ses import (
+    AmazonSESInboundWebhookView,
+    AmazonSESTrackingWebhookView,
+)
 from .webhooks.brevo import BrevoInboundWebhookView, BrevoTrackingWebhookView
 from .webhooks.mailersend import (
     MailerSendInboundWebhookView,
@@ -35,6 +38,11 @@ from .webhooks.unisender_go import UnisenderGoTrackingWebhookView
 app_name = "anymail"
 
 urlpatterns = [
+    path(
+        "amazon_ses/inbound/",
+        AmazonSESInboundWebhookView.as_view(),
+        name="amazon_ses_inbound_webhook",
+    ),
     # Mailgun posts raw MIME to a URL containing "mime": both paths, one view
     re_path(
         r"^mailgun/inbound(_mime)?/$",

@@ -4,14 +4,22 @@ SES publishes its events to an SNS topic, and an HTTP(S) subscription to that
 topic posts each SNS message to Anymail. `AmazonSESBaseWebhookView` handles
 the SNS side (consistency checks, the basic auth challenge, subscription
 confirmation); `AmazonSESTrackingWebhookView` turns the SES sending event in a
-notification into tracking events, one per affected recipient.
+notification into tracking events, one per affected recipient;
+`AmazonSESInboundWebhookView` turns an SES receipt notification into one
+inbound event, with the message taken from the notification itself (SNS
+receipt action) or streamed from S3 (S3 receipt action), optionally decrypted
+with the S3 Encryption Client.
 
 boto3 is optional for Anymail as a whole: this module imports without it, and
-the views raise AnymailImproperlyInstalled when they are created.
+the views raise AnymailImproperlyInstalled when they are created. The S3
+Encryption Client (amazon-s3-encryption-client-python) is needed only to fetch
+KMS-encrypted messages.
 """
 
 import json
+from base64 import b64decode
 from collections.abc import Mapping
+from contextlib import ExitStack, closing
 from datetime import timezone
 
 from django.http import HttpResponse
@@ -19,21 +27,96 @@ from django.utils.dateparse import parse_datetime
 
 from .._version import __version__
 from ..exceptions import (
+    AnymailAPIError,
     AnymailConfigurationError,
     AnymailImproperlyInstalled,
     AnymailWebhookValidationFailure,
 )
-from ..signals import AnymailTrackingEvent, EventType, RejectReason, tracking
-from ..utils import get_anymail_setting
+from ..inbound import AnymailInboundMessage
+from ..signals import (
+    AnymailInboundEvent,
+    AnymailTrackingEvent,
+    EventType,
+    RejectReason,
+    inbound,
+    tracking,
+)
+from ..utils import DEFAULT_DOWNLOAD_CHUNK_SIZE, get_anymail_setting
 from .base import AnymailBaseWebhookView
+
+
+class _NotInstalledError(Exception):
+    """Stands in for an exception class from a package that isn't installed.
+
+    Nothing ever raises it, so `except` clauses naming it match nothing (and,
+    being a real exception class, it is valid in them and as a base class).
+    """
+
 
 try:
     import boto3
     from botocore.client import Config as BotoConfig
+    from botocore.exceptions import ClientError
 except ImportError:
     # Reported when a view is created (see AmazonSESBaseWebhookView.__init__)
     boto3 = None
     BotoConfig = None
+    ClientError = _NotInstalledError
+
+try:
+    from s3_encryption import S3EncryptionClient, S3EncryptionClientConfig
+    from s3_encryption.exceptions import S3EncryptionClientSecurityError
+    from s3_encryption.materials.kms_keyring import KmsKeyring
+    from s3_encryption.materials.materials import CommitmentPolicy
+except ImportError:
+    # Needed only for KMS-encrypted S3 messages: reported when one is fetched
+    S3EncryptionClient = None
+    S3EncryptionClientConfig = None
+    KmsKeyring = None
+    CommitmentPolicy = None
+    S3EncryptionClientSecurityError = _NotInstalledError
+
+S3_ENCRYPTION_PACKAGE = "amazon-s3-encryption-client-python"
+
+
+class AnymailBotoClientAPIError(AnymailAPIError, ClientError):
+    """An AnymailAPIError that is also the botocore ClientError it came from.
+
+    It keeps that error's `response` (AWS's parsed error) and `operation_name`,
+    so code written for either class can inspect it. The original error is
+    also its __cause__ (and so part of its str()).
+    """
+
+    def __init__(self, message, *, client_error):
+        # ClientError's __init__ doesn't cooperate with other bases, so set up
+        # both sides here
+        ClientError.__init__(self, client_error.response, client_error.operation_name)
+        self.args = (message,)
+        _set_anymail_error_fields(self)
+
+
+class AnymailBotoClientSecurityError(AnymailAPIError, S3EncryptionClientSecurityError):
+    """An AnymailAPIError that is also an S3 Encryption Client security error.
+
+    Raised when a KMS-encrypted S3 message fails decryption or authentication
+    (for example, it was tampered with). Its botocore-style `kwargs["msg"]` is
+    the original error's message; the original is also its __cause__.
+    """
+
+    def __init__(self, message, *, security_error):
+        Exception.__init__(self, message)
+        _set_anymail_error_fields(self)
+        original_kwargs = getattr(security_error, "kwargs", None) or {}
+        self.kwargs = {"msg": original_kwargs.get("msg", str(security_error))}
+
+
+def _set_anymail_error_fields(error):
+    """The attributes AnymailError.__init__ would set, for a webhook error."""
+    error.backend = None
+    error.email_message = None
+    error.payload = None
+    error.status_code = None
+    error.esp_name = "Amazon SES"
 
 
 #: What the consistency checks report for a missing header or body field
@@ -325,6 +408,132 @@ class AmazonSESTrackingWebhookView(AmazonSESBaseWebhookView):
         ]
 
 
+class AmazonSESInboundWebhookView(AmazonSESBaseWebhookView):
+    """SES receipt notifications (from an SNS or S3 receipt rule action)."""
+
+    signal = inbound
+
+    def __init__(self, **kwargs):
+        # Settings only (no as_view() kwargs): read before the base class init
+        esp_name = self.esp_name
+        self.kms_key_id = get_anymail_setting(
+            "inbound_kms_key_id", esp_name=esp_name, default=None
+        )
+        self.download_chunk_size = get_anymail_setting(
+            "download_chunk_size",
+            esp_name=esp_name,
+            default=DEFAULT_DOWNLOAD_CHUNK_SIZE,
+        )
+        super().__init__(**kwargs)
+
+    def events_from_ses_event(self, ses_event, sns_message):
+        if ses_event.get("notificationType") != "Received":
+            raise AnymailConfigurationError(
+                "You seem to have set an Amazon SES *sending* event or"
+                " notification to publish to an SNS Topic that posts to"
+                " Anymail's *inbound* webhook URL."
+                f" (SNS TopicArn {sns_message.get('TopicArn')})"
+            )
+        mail = ses_event["mail"]
+        receipt = ses_event["receipt"]
+        action = receipt["action"]
+        action_type = action["type"]
+
+        # Everything but the message itself first, so a malformed
+        # notification is refused before anything is downloaded
+        envelope_sender = mail.get("source")
+        recipients = receipt.get("recipients") or []
+        envelope_recipient = recipients[0] if recipients else None
+        spam_detected = _spam_verdict(receipt.get("spamVerdict"))
+        timestamp = _parse_sns_timestamp(mail.get("timestamp"))
+        event_id = mail.get("messageId")
+
+        if action_type == "SNS":
+            message = _parse_sns_content(ses_event["content"], action.get("encoding"))
+        elif action_type == "S3":
+            message = self.parse_s3_object(action["bucketName"], action["objectKey"])
+        else:
+            raise AnymailConfigurationError(
+                "Anymail's Amazon SES inbound webhook works only with 'SNS' or"
+                " 'S3' receipt rule actions, not SNS notifications for"
+                f" {action_type} actions."
+                f" (SNS TopicArn {sns_message.get('TopicArn')})"
+            )
+
+        message.envelope_sender = envelope_sender
+        message.envelope_recipient = envelope_recipient
+        message.spam_detected = spam_detected
+        return [
+            AnymailInboundEvent(
+                event_type=EventType.INBOUND,
+                timestamp=timestamp,
+                event_id=event_id,
+                esp_event=ses_event,
+                message=message,
+            )
+        ]
+
+    def parse_s3_object(self, bucket_name, object_key):
+        """The AnymailInboundMessage in an S3 object, parsed as it streams in."""
+        with closing(self._iter_s3_object(bucket_name, object_key)) as chunks:
+            return AnymailInboundMessage.parse_raw_mime_chunks(chunks)
+
+    def _iter_s3_object(self, bucket_name, object_key):
+        """Yield an S3 object's content in pieces (decrypted, with a KMS key).
+
+        Every client and the response body are closed when the iteration
+        ends, whether it finishes, fails or is abandoned. (The S3 object is
+        left in place.)
+        """
+        location = f"'{bucket_name}:{object_key}'"
+        try:
+            with ExitStack() as cleanup:
+                # (ExitStack closes in reverse: body, then kms, then s3 client)
+                s3_client = self.create_boto_client("s3")
+                cleanup.callback(s3_client.close)
+                if self.kms_key_id:
+                    kms_client = self.create_boto_client("kms")
+                    cleanup.callback(kms_client.close)
+                    source = self._decrypting_client(s3_client, kms_client)
+                else:
+                    source = s3_client
+                response = source.get_object(Bucket=bucket_name, Key=object_key)
+                body = response["Body"]
+                cleanup.callback(body.close)
+                yield from body.iter_chunks(self.download_chunk_size)
+        except ClientError as err:
+            raise AnymailBotoClientAPIError(
+                f"Anymail {type(self).__name__} couldn't download S3 object {location}",
+                client_error=err,
+            ) from err
+        except S3EncryptionClientSecurityError as err:
+            raise AnymailBotoClientSecurityError(
+                f"Anymail {type(self).__name__} failed decrypting S3 object {location}",
+                security_error=err,
+            ) from err
+
+    def _decrypting_client(self, s3_client, kms_client):
+        """An S3 Encryption Client for SES's KMS-encrypted messages.
+
+        SES encrypts with legacy KMS key wrapping and without key commitment,
+        so both must be allowed for decryption. Delayed authentication streams
+        the plaintext (the integrity check fails at the end if it's bad).
+        """
+        if KmsKeyring is None:
+            raise AnymailImproperlyInstalled(
+                missing_package=S3_ENCRYPTION_PACKAGE, install_extra="amazon-ses"
+            )
+        keyring = KmsKeyring(
+            kms_client, self.kms_key_id, enable_legacy_wrapping_algorithms=True
+        )
+        config = S3EncryptionClientConfig(
+            keyring,
+            commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_ALLOW_DECRYPT,
+            enable_delayed_authentication=True,
+        )
+        return S3EncryptionClient(s3_client, config)
+
+
 def basic_auth_challenge_response():
     """A 401 that asks for WEBHOOK_SECRET basic auth credentials."""
     response = HttpResponse(status=401)
@@ -371,6 +580,27 @@ def _parse_sns_timestamp(value):
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=timezone.utc)
     return parsed.astimezone(timezone.utc)
+
+
+def _parse_sns_content(content, encoding):
+    """The AnymailInboundMessage from an SNS receipt action's `content`.
+
+    SES sends the raw message base64-encoded (BASE64) or as text (UTF8).
+    Raises ValueError (or TypeError) for content that can't be decoded.
+    """
+    if str(encoding).upper() == "BASE64":
+        raw = b64decode(content)
+    else:
+        raw = content.encode("utf-8")
+    return AnymailInboundMessage.parse_raw_mime_bytes(raw)
+
+
+def _spam_verdict(verdict):
+    """spam_detected from an SES spamVerdict: True, False or None (unknown)."""
+    status = verdict.get("status") if isinstance(verdict, Mapping) else None
+    if not isinstance(status, str):
+        return None
+    return {"PASS": False, "FAIL": True}.get(status.upper())
 
 
 def _tags_and_metadata(mail):
