@@ -10,11 +10,15 @@ from email.policy import default as default_policy
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from .exceptions import AnymailDeprecationWarning
-from .utils import angle_wrap, parse_address_list, parse_rfc2822date
+from .utils import (
+    angle_wrap,
+    parse_address_list,
+    parse_rfc2822date,
+    unfold_header_value,
+)
 
-# A folded header continuation, and any other line break in a header value
-_FOLD = re.compile(r"\r?\n(?=[ \t])")
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+#: An RFC 5322 header field name: printable ASCII other than the colon
+_FIELD_NAME = re.compile(r"[!-9;-~]+")
 
 MULTIPART_BYTES_ERROR = (
     "get_content_bytes() is not valid on multipart messages "
@@ -274,13 +278,18 @@ class AnymailInboundMessage(EmailMessage):
         Unlike add_header(), this never fails: repeated Subject or Date headers
         are kept, line breaks are unfolded, and a value the policy's header
         parser chokes on is stored unparsed (as the email parser would store it;
-        reading it may then fail, just as for a parsed message).
+        reading it may then fail, just as for a parsed message). A name that
+        isn't a valid header field name is skipped.
         """
-        value = _LINE_BREAK.sub(" ", _FOLD.sub("", str(value)))
+        if not _FIELD_NAME.fullmatch(name):
+            return
+        value = unfold_header_value(str(value))
         try:
             header = self.policy.header_store_parse(name, value)
         except Exception:  # the stdlib's header parsers raise assorted errors
-            raw = value.encode("utf-8").decode("ascii", "surrogateescape")
+            # (a lone surrogate, which JSON can carry, is kept as its raw bytes)
+            source = value.encode("utf-8", "surrogatepass")
+            raw = source.decode("ascii", "surrogateescape")
             header = self.policy.header_source_parse([f"{name}: {raw}"])
         self._headers.append(header)
 

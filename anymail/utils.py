@@ -415,6 +415,20 @@ def rfc2047_decode(encoded):
     return "".join(decoded)
 
 
+#: A line break followed by whitespace: a folded header line (CRLF, CR or LF,
+#: as the email parser reads them); and any line break
+_FOLDING_LINE_BREAK = re.compile(r"(?:\r\n|\r|\n)(?=[ \t])")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def unfold_header_value(value):
+    """A header value on one line: folds are unfolded, other line breaks become spaces.
+
+    (So the value can't smuggle in another header.)
+    """
+    return _LINE_BREAK.sub(" ", _FOLDING_LINE_BREAK.sub("", value))
+
+
 def rfc2822date(dt):
     """An RFC 2822 date string in GMT. Naive datetimes are system local time."""
     return formatdate(dt.timestamp(), usegmt=True)
@@ -605,6 +619,47 @@ def get_anymail_setting(
     if allow_bare:
         message += f" or {setting}"
     raise AnymailConfigurationError(message + " in your Django settings")
+
+
+# ---------------------------------------------------------------------------
+# Streaming: pieces to feed AnymailInboundMessage.parse_raw_mime_chunks
+
+#: Characters b64decode skips (it ignores anything outside the alphabet)
+_NON_BASE64 = re.compile(r"[^A-Za-z0-9+/=]+")
+#: Base64 data after padding (which b64decode handles in its own way)
+_PADDING_BEFORE_DATA = re.compile(r"=[^A-Za-z0-9+/]*[A-Za-z0-9+/]")
+
+
+def utf8_encoded_chunks(text, size=DEFAULT_DOWNLOAD_CHUNK_SIZE):
+    """The UTF-8 encoding of text, in pieces of `size` characters.
+
+    A lone surrogate (which JSON can carry) is passed through as its raw bytes,
+    for the lenient MIME parser to replace, rather than failing.
+    """
+    for start in range(0, len(text), size):
+        yield text[start : start + size].encode("utf-8", "surrogatepass")
+
+
+def base64_decoded_chunks(text, size=DEFAULT_DOWNLOAD_CHUNK_SIZE):
+    """base64.b64decode(text), in pieces (decoding `size` characters at a time).
+
+    Like b64decode, characters outside the base64 alphabet (e.g. line breaks)
+    are skipped, and bad padding raises binascii.Error (a ValueError). Base64
+    padded only at its end decodes the same in groups of four characters;
+    anything odder is decoded in one go, as b64decode would.
+    """
+    if _PADDING_BEFORE_DATA.search(text):
+        yield base64.b64decode(text)
+        return
+    pending = ""
+    for start in range(0, len(text), size):
+        pending += _NON_BASE64.sub("", text[start : start + size])
+        complete = len(pending) - len(pending) % 4
+        if complete:
+            yield base64.b64decode(pending[:complete])
+            pending = pending[complete:]
+    if pending.strip("="):
+        yield base64.b64decode(pending)
 
 
 # ---------------------------------------------------------------------------

@@ -492,6 +492,32 @@ class TestConstructRobustHeaders:
     def test_none_header_values_skipped(self):
         assert "X-None" not in M.construct(headers={"X-None": None})
 
+    @pytest.mark.parametrize(
+        "name", ["Bad Name", "Bad:Name", "", "X-Line\nBreak", "X-Trailing\n", "Ré"]
+    )
+    def test_invalid_header_names_skipped(self, name):
+        msg = M.construct(headers=[(name, "dropped"), ("X-After", "kept")])
+        assert msg.keys() == ["X-After", "MIME-Version", "Content-Type"]
+        assert b"dropped" not in msg.as_bytes()
+
+    def test_lone_cr_is_a_line_break_too(self):
+        msg = M.construct(headers={"X-Folded": "a\r b", "X-Break": "c\rd"})
+        assert msg["X-Folded"] == "a b"
+        assert msg["X-Break"] == "c d"
+
+    def test_lone_surrogate_in_unparseable_value(self):
+        # JSON can carry lone surrogates: kept as their raw bytes, like 8-bit
+        msg = M.construct(headers=[("To", "\ud800 <<@")])
+        assert b"To: \xed\xa0\x80 <<@" in msg.as_bytes()
+
+    def test_append_raw_header(self):
+        msg = M()
+        msg.append_raw_header("Subject", "one")
+        msg.append_raw_header("Subject", "two\r\n folded")
+        msg.append_raw_header("Bad Name", "skipped")
+        assert msg.get_all("Subject") == ["one", "two folded"]
+        assert msg.keys() == ["Subject", "Subject"]
+
 
 def test_attached_message_bytes_need_not_be_utf8():
     source = (

@@ -3,7 +3,7 @@
 import json
 import logging
 import warnings
-from base64 import b64decode, b64encode, encodebytes
+from base64 import b64encode, encodebytes
 from datetime import datetime, timedelta, timezone
 from unittest import mock
 
@@ -13,11 +13,7 @@ from django.urls import reverse
 from anymail.exceptions import AnymailConfigurationError, AnymailInsecureWebhookWarning
 from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent, inbound
-from anymail.webhooks.postal import (
-    PostalInboundWebhookView,
-    _base64_chunks,
-    _utf8_chunks,
-)
+from anymail.webhooks.postal import PostalInboundWebhookView
 
 from .conftest import basic_auth_header
 from .test_postal_webhooks import (
@@ -437,25 +433,6 @@ class TestLargeMessages:
             message = event.message
             assert message.subject == "Big"
             assert message.attachments[0].get_content_bytes() == big
-
-
-class TestChunkHelpers:
-    @pytest.mark.parametrize("size", [1, 3, 4, 5, 7, 61, 64, 1000])
-    def test_base64_chunks_match_whole_decode(self, size):
-        text = ruby_base64(RAW_MESSAGE)
-        chunks = list(_base64_chunks(text, size))
-        assert b"".join(chunks) == b64decode(text) == RAW_MESSAGE.encode()
-        assert all(chunks)
-
-    @pytest.mark.parametrize("text", ["QUJDRA", "Q", "QUJDR"])
-    def test_base64_chunks_bad_padding(self, text):
-        with pytest.raises(ValueError):
-            b"".join(_base64_chunks(text, 4))
-
-    @pytest.mark.parametrize("size", [1, 2, 5, 64])
-    def test_utf8_chunks(self, size):
-        text = "Zoë ✓ 😀 " * 20
-        assert b"".join(_utf8_chunks(text, size)) == text.encode("utf-8")
 
 
 class TestMalformed:

@@ -35,6 +35,7 @@ from anymail.utils import (
     CaseInsensitiveCasePreservingDict,
     EmailAddress,
     angle_wrap,
+    base64_decoded_chunks,
     collect_all_methods,
     concat_lists,
     force_non_lazy,
@@ -58,8 +59,10 @@ from anymail.utils import (
     rfc2047_decode,
     rfc2047_encode,
     rfc2822date,
+    unfold_header_value,
     unquote_string,
     update_deep,
+    utf8_encoded_chunks,
 )
 
 try:
@@ -1401,3 +1404,81 @@ def test_comma_list_fast_path_matches_full_parse(value):
         full = parse(value)
     assert patched.called
     assert fast == full
+
+
+# ---------------------------------------------------------------------------
+# Header unfolding
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("no breaks", "no breaks"),
+        ("folded\r\n line", "folded line"),
+        ("folded\n\ttab", "folded\ttab"),
+        ("lone CR\r fold", "lone CR fold"),
+        ("innocent\r\nBcc: spy@example.net", "innocent Bcc: spy@example.net"),
+        ("a\rb\nc\r\nd", "a b c d"),
+        ("trailing\r\n", "trailing "),
+    ],
+)
+def test_unfold_header_value(value, expected):
+    assert unfold_header_value(value) == expected
+
+
+# ---------------------------------------------------------------------------
+# Streaming chunks
+
+MIME_TEXT = "Subject: Zoë ✓ 😀\r\n\r\n" + "Body line ✓\r\n" * 50
+
+
+def base64_lines(data, width=60):
+    """Base64 wrapped in lines, as ESPs send it."""
+    encoded = base64.b64encode(data).decode("ascii")
+    return "".join(encoded[i : i + width] + "\n" for i in range(0, len(encoded), width))
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 64, DEFAULT_DOWNLOAD_CHUNK_SIZE])
+def test_utf8_encoded_chunks(size):
+    chunks = list(utf8_encoded_chunks(MIME_TEXT, size))
+    assert b"".join(chunks) == MIME_TEXT.encode("utf-8")
+    assert all(len(chunk.decode("utf-8")) <= size for chunk in chunks)
+
+
+def test_utf8_encoded_chunks_pass_lone_surrogates():
+    assert b"".join(utf8_encoded_chunks("a\ud800b", 2)) == b"a\xed\xa0\x80b"
+    assert list(utf8_encoded_chunks("")) == []
+
+
+@pytest.mark.parametrize("size", [1, 3, 4, 5, 7, 61, 64, 1000])
+def test_base64_decoded_chunks_match_whole_decode(size):
+    data = MIME_TEXT.encode("utf-8")
+    text = base64_lines(data)
+    chunks = list(base64_decoded_chunks(text, size))
+    assert b"".join(chunks) == base64.b64decode(text) == data
+    assert all(chunks)
+    if size < len(text):
+        assert len(chunks) > 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "QUJD",
+        "QUI=",
+        "QQ==\n",
+        "QQ==QUJD",  # data after padding: b64decode stops at the padding
+        "QUJD=QUJD",
+        "Q U J D",
+        "",
+        "==",
+    ],
+)
+def test_base64_decoded_chunks_odd_padding_like_b64decode(text):
+    assert b"".join(base64_decoded_chunks(text, 4)) == base64.b64decode(text)
+
+
+@pytest.mark.parametrize("text", ["QUJDRA", "Q", "QUJDR", "QQ=QUJD"])
+def test_base64_decoded_chunks_bad_padding(text):
+    with pytest.raises(ValueError):
+        b"".join(base64_decoded_chunks(text, 4))

@@ -2,14 +2,21 @@
 
 import json
 import logging
+import sys
 import warnings
+from datetime import datetime, timezone
+from unittest import mock
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.core.exceptions import PermissionDenied
 from django.test import override_settings
 from django.urls import path
 
 from anymail.exceptions import (
+    AnymailConfigurationError,
+    AnymailImproperlyInstalled,
     AnymailInsecureWebhookWarning,
     AnymailWebhookValidationFailure,
 )
@@ -18,6 +25,15 @@ from anymail.webhooks.base import (
     AnymailBaseWebhookView,
     AnymailBasicAuthMixin,
     AnymailCoreWebhookView,
+    epoch_to_datetime,
+    get_id,
+    get_list,
+    get_object,
+    get_str,
+    load_json,
+    load_public_key,
+    parse_iso_datetime,
+    single_addr_spec,
 )
 
 from .conftest import basic_auth_header
@@ -370,3 +386,228 @@ class TestInsecureWarning:
         # the warning is decided from settings, not the per-route override
         with override_settings(ANYMAIL={}), pytest.warns(AnymailInsecureWebhookWarning):
             JsonTestView(basic_auth=["a:b"])
+
+
+# ---------------------------------------------------------------------------
+# Payload helpers
+
+
+class TestLoadJsonBody:
+    def test_any_json(self):
+        assert load_json(b'{"a": [1]}') == {"a": [1]}
+        assert load_json(b"[]") == []
+        assert load_json('"text"') == "text"
+
+    def test_expected_type(self):
+        assert load_json(b"{}", dict) == {}
+        assert load_json(b"[1]", list) == [1]
+        with pytest.raises(TypeError, match="expected a JSON object, not list"):
+            load_json(b"[]", dict)
+        with pytest.raises(TypeError, match="expected a JSON array, not dict"):
+            load_json(b"{}", list)
+
+    @pytest.mark.parametrize(
+        "body",
+        [b"", b"not json", b"\xff\xfe{}", b"[" * 100_000 + b"]" * 100_000],
+        ids=["empty", "not-json", "not-utf8", "deeply-nested"],
+    )
+    def test_not_json_is_value_error(self, body):
+        with pytest.raises(ValueError):
+            load_json(body)
+
+
+class TestGetters:
+    DATA = {
+        "str": "s",
+        "empty": "",
+        "null": None,
+        "int": 42,
+        "bool": True,
+        "list": [1],
+        "dict": {"k": "v"},
+    }
+
+    def test_get_str(self):
+        assert get_str(self.DATA, "str") == "s"
+        assert get_str(self.DATA, "empty") == ""
+        assert get_str(self.DATA, "null") is None
+        assert get_str(self.DATA, "missing") is None
+        for key in ("int", "bool", "list", "dict"):
+            with pytest.raises(TypeError, match=f"'{key}' is not a string"):
+                get_str(self.DATA, key)
+
+    def test_get_id(self):
+        assert get_id(self.DATA, "str") == "s"
+        assert get_id(self.DATA, "int") == "42"
+        assert get_id(self.DATA, "missing") is None
+        for key in ("bool", "list", "dict"):
+            with pytest.raises(TypeError):
+                get_id(self.DATA, key)
+
+    def test_get_list(self):
+        assert get_list(self.DATA, "list") == [1]
+        assert get_list(self.DATA, "null") == []
+        assert get_list(self.DATA, "missing") == []
+        for key in ("str", "int", "dict"):
+            with pytest.raises(TypeError, match=f"'{key}' is not a JSON array"):
+                get_list(self.DATA, key)
+
+    def test_get_object(self):
+        assert get_object(self.DATA, "dict") == {"k": "v"}
+        assert get_object(self.DATA, "null") is None
+        assert get_object(self.DATA, "missing") is None
+        for key in ("str", "int", "list"):
+            with pytest.raises(TypeError, match=f"'{key}' is not a JSON object"):
+                get_object(self.DATA, key)
+
+
+class TestEpochToDatetime:
+    @pytest.mark.parametrize(
+        "value, expected",
+        [
+            (0, datetime(1970, 1, 1, tzinfo=timezone.utc)),
+            (1700000000, datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc)),
+            (
+                1700000000.5,
+                datetime(2023, 11, 14, 22, 13, 20, 500000, tzinfo=timezone.utc),
+            ),
+            (None, None),
+        ],
+    )
+    def test_seconds(self, value, expected):
+        assert epoch_to_datetime(value) == expected
+
+    def test_milliseconds(self):
+        assert epoch_to_datetime(1700000000123, milliseconds=True) == datetime(
+            2023, 11, 14, 22, 13, 20, 123000, tzinfo=timezone.utc
+        )
+        assert epoch_to_datetime(None, milliseconds=True) is None
+
+    @pytest.mark.parametrize("value", ["1700000000", True, [1], {}])
+    def test_not_a_number(self, value):
+        with pytest.raises(TypeError):
+            epoch_to_datetime(value)
+
+    @pytest.mark.parametrize("value", [10**20, -(10**20), float("inf"), float("nan")])
+    def test_out_of_range(self, value):
+        with pytest.raises(ValueError):
+            epoch_to_datetime(value)
+
+
+class TestParseIsoDatetime:
+    @pytest.mark.parametrize(
+        "value, expected",
+        [
+            (
+                "2024-01-15T10:30:45Z",
+                datetime(2024, 1, 15, 10, 30, 45, tzinfo=timezone.utc),
+            ),
+            (  # no offset is UTC; seven-digit fractions are truncated
+                "2024-01-15T10:30:45.1234567",
+                datetime(2024, 1, 15, 10, 30, 45, 123456, tzinfo=timezone.utc),
+            ),
+            (
+                "2024-01-15T10:30:45-05:00",
+                datetime(2024, 1, 15, 15, 30, 45, tzinfo=timezone.utc),
+            ),
+        ],
+    )
+    def test_parses(self, value, expected):
+        parsed = parse_iso_datetime(value)
+        assert parsed == expected
+        assert parsed.tzinfo is not None
+
+    @pytest.mark.parametrize("value", [None, 1700000000, ["2024-01-15"]])
+    def test_not_a_string(self, value):
+        with pytest.raises(TypeError):
+            parse_iso_datetime(value)
+
+    @pytest.mark.parametrize("value", ["", "yesterday", "2024-02-30T00:00:00Z"])
+    def test_not_a_datetime(self, value):
+        with pytest.raises(ValueError):
+            parse_iso_datetime(value)
+
+
+@pytest.mark.parametrize(
+    "address, expected",
+    [
+        ("to@example.com", "to@example.com"),
+        ('"Name, Last" <to@example.com>', "to@example.com"),
+        ("a@example.com, b@example.com", None),
+        ("not an address <", None),
+        ("", None),
+        (None, None),
+        (["to@example.com"], None),
+    ],
+)
+def test_single_addr_spec(address, expected):
+    assert single_addr_spec(address) == expected
+
+
+class TestLoadPublicKey:
+    RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    EC_KEY = ec.generate_private_key(ec.SECP256R1())
+
+    @staticmethod
+    def pem(private_key):
+        return private_key.public_key().public_bytes(
+            serialization.Encoding.PEM,
+            serialization.PublicFormat.SubjectPublicKeyInfo,
+        )
+
+    @classmethod
+    def base64_body(cls, private_key):
+        return "".join(cls.pem(private_key).decode("ascii").splitlines()[1:-1])
+
+    def load(self, key, key_type="RSA"):
+        return load_public_key(
+            key,
+            key_type=key_type,
+            setting_name="TEST_WEBHOOK_KEY",
+            hint="use the key from the test ESP",
+            install_extra="test",
+        )
+
+    def test_base64_body_or_pem(self):
+        expected = self.RSA_KEY.public_key().public_numbers()
+        for key in (
+            self.base64_body(self.RSA_KEY),
+            f"  {self.base64_body(self.RSA_KEY)}\n",
+            self.pem(self.RSA_KEY),  # bytes
+            self.pem(self.RSA_KEY).decode("ascii"),
+        ):
+            assert self.load(key).public_numbers() == expected
+        ec_key = self.load(self.base64_body(self.EC_KEY), "EC")
+        assert ec_key.public_numbers() == self.EC_KEY.public_key().public_numbers()
+
+    @pytest.mark.parametrize("key", ["not a key", "QUJD", ""])
+    def test_invalid_key_names_setting(self, key):
+        with pytest.raises(
+            AnymailConfigurationError,
+            match=r"^Invalid TEST_WEBHOOK_KEY: use the key from the test ESP \(",
+        ):
+            self.load(key)
+
+    def test_wrong_key_type(self):
+        with pytest.raises(
+            AnymailConfigurationError,
+            match="^Invalid TEST_WEBHOOK_KEY: it must be an RSA public key$",
+        ):
+            self.load(self.base64_body(self.EC_KEY), "RSA")
+        with pytest.raises(
+            AnymailConfigurationError,
+            match=r"it must be an elliptic curve \(ECDSA\) public key$",
+        ):
+            self.load(self.base64_body(self.RSA_KEY), "EC")
+
+    def test_needs_cryptography(self):
+        blocked = {
+            name: None
+            for name in list(sys.modules)
+            if name == "cryptography" or name.startswith("cryptography.")
+        }
+        with (
+            mock.patch.dict(sys.modules, blocked),
+            pytest.raises(AnymailImproperlyInstalled, match=r"anymail\[test\]"),
+        ):
+            self.load(self.base64_body(self.RSA_KEY))

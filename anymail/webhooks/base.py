@@ -6,17 +6,31 @@ signal per event. ESP views supply ``esp_name``, ``signal`` and
 ``parse_events(request)``, and may add ``validate_request(request)`` checks.
 """
 
+import json
 import logging
 import warnings
+from datetime import datetime, timezone
 
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.utils.crypto import constant_time_compare
+from django.utils.dateparse import parse_datetime
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import View
 
-from ..exceptions import AnymailInsecureWebhookWarning, AnymailWebhookValidationFailure
-from ..utils import collect_all_methods, get_anymail_setting, get_request_basic_auth
+from ..exceptions import (
+    AnymailConfigurationError,
+    AnymailImproperlyInstalled,
+    AnymailInsecureWebhookWarning,
+    AnymailInvalidAddress,
+    AnymailWebhookValidationFailure,
+)
+from ..utils import (
+    collect_all_methods,
+    get_anymail_setting,
+    get_request_basic_auth,
+    parse_single_address,
+)
 
 try:
     from django.contrib.auth.decorators import login_not_required
@@ -153,3 +167,149 @@ def _as_list(secret):
     if isinstance(secret, str):
         return [secret]
     return list(secret)
+
+
+# ---------------------------------------------------------------------------
+# Reading ESP payloads: data an ESP wouldn't send raises ValueError or
+# TypeError, which the view answers with a 400
+
+
+def load_json(body, expected_type=None):
+    """The JSON value in a request body (or form field): bytes or str.
+
+    ValueError for anything that isn't JSON (including invalid UTF-8 and
+    absurdly deep nesting); TypeError if `expected_type` (dict or list) is
+    given and the JSON isn't one.
+    """
+    try:
+        data = json.loads(body)
+    except RecursionError as err:
+        raise ValueError("JSON nested too deeply") from err
+    if expected_type is not None and not isinstance(data, expected_type):
+        expected = "object" if expected_type is dict else "array"
+        raise TypeError(f"expected a JSON {expected}, not {type(data).__name__}")
+    return data
+
+
+def get_str(data, key):
+    """data[key] if it is a str; None if missing or null; TypeError otherwise."""
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{key!r} is not a string: {value!r}")
+    return value
+
+
+def get_id(data, key):
+    """Like get_str, but a JSON integer is accepted too (as its str)."""
+    value = data.get(key)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return get_str(data, key)
+
+
+def get_list(data, key):
+    """data[key] if it is a list; [] if missing or null; TypeError otherwise."""
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise TypeError(f"{key!r} is not a JSON array: {value!r}")
+    return value
+
+
+def get_object(data, key):
+    """data[key] if it is a dict; None if missing or null; TypeError otherwise."""
+    value = data.get(key)
+    if value is not None and not isinstance(value, dict):
+        raise TypeError(f"{key!r} is not a JSON object: {value!r}")
+    return value
+
+
+def epoch_to_datetime(value, *, milliseconds=False):
+    """Aware UTC datetime from a number of seconds (or ms) since the epoch.
+
+    None stays None. TypeError for anything but an int or float; ValueError
+    for a value out of datetime's range (or nan).
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"epoch timestamp is not a number: {value!r}")
+    seconds = value / 1000 if milliseconds else value
+    try:
+        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    except (OverflowError, OSError) as err:
+        raise ValueError(f"epoch timestamp {value!r} is out of range") from err
+
+
+def parse_iso_datetime(value):
+    """Aware datetime from an ISO 8601 string ("Z", or no offset at all, is UTC).
+
+    Fractions of a second beyond microseconds are truncated. TypeError if value
+    isn't a str, ValueError if it isn't a valid ISO 8601 datetime.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"timestamp is not a string: {value!r}")
+    parsed = parse_datetime(value)  # ValueError if well-formed but impossible
+    if parsed is None:
+        raise ValueError(f"timestamp is not an ISO 8601 datetime: {value!r}")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+def single_addr_spec(address):
+    """The addr_spec of a str holding exactly one valid email address, else None."""
+    if not isinstance(address, str):
+        return None
+    try:
+        return parse_single_address(address).addr_spec
+    except AnymailInvalidAddress:
+        return None
+
+
+# ---------------------------------------------------------------------------
+# Signature checks
+
+
+def load_public_key(key, *, key_type, setting_name, hint, install_extra):
+    """The `cryptography` public key in a setting, for checking signatures.
+
+    `key` is a PEM public key, or just its base64 body (as ESPs show them).
+    `key_type` is "RSA" or "EC". Raises AnymailImproperlyInstalled if the
+    cryptography package isn't installed, and AnymailConfigurationError naming
+    `setting_name` (with `hint` on where to find the right key) if `key` isn't
+    a public key of that type.
+    """
+    try:
+        from cryptography.exceptions import UnsupportedAlgorithm
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    except ImportError as err:
+        raise AnymailImproperlyInstalled(
+            missing_package="cryptography", install_extra=install_extra
+        ) from err
+    key_class, description = {
+        "RSA": (rsa.RSAPublicKey, "an RSA public key"),
+        "EC": (ec.EllipticCurvePublicKey, "an elliptic curve (ECDSA) public key"),
+    }[key_type]
+
+    if isinstance(key, bytes):
+        key = key.decode("ascii", errors="replace")
+    key = str(key).strip()
+    if "-----BEGIN" in key:
+        pem = key
+    else:
+        pem = f"-----BEGIN PUBLIC KEY-----\n{key}\n-----END PUBLIC KEY-----\n"
+    try:
+        public_key = serialization.load_pem_public_key(pem.encode("utf-8"))
+    except (ValueError, TypeError, UnsupportedAlgorithm) as err:
+        # a server misconfiguration (500), not a bad request (400)
+        raise AnymailConfigurationError(
+            f"Invalid {setting_name}: {hint} ({err})"
+        ) from err
+    if not isinstance(public_key, key_class):
+        raise AnymailConfigurationError(
+            f"Invalid {setting_name}: it must be {description}"
+        )
+    return public_key

@@ -10,8 +10,6 @@ attachment from Brevo's API (which is why it needs BREVO_API_KEY).
 """
 
 import json
-import re
-from datetime import datetime, timezone
 from email.headerregistry import HeaderRegistry
 from email.policy import default as default_policy
 from urllib.parse import quote
@@ -28,8 +26,14 @@ from ..signals import (
     inbound,
     tracking,
 )
-from ..utils import get_anymail_setting
-from .base import AnymailBaseWebhookView
+from ..utils import get_anymail_setting, unfold_header_value
+from .base import (
+    AnymailBaseWebhookView,
+    epoch_to_datetime,
+    get_list,
+    get_str,
+    load_json,
+)
 
 DEFAULT_API_URL = "https://api.brevo.com/v3/"
 
@@ -38,19 +42,6 @@ class BrevoBaseWebhookView(AnymailBaseWebhookView):
     """What Brevo's tracking and inbound views have in common."""
 
     esp_name = "Brevo"
-
-    def load_payload(self, request):
-        """The posted JSON object, as a dict.
-
-        Anything else raises ValueError or TypeError (answered with a 400).
-        """
-        payload = json.loads(request.body)
-        if not isinstance(payload, dict):
-            raise TypeError(
-                f"{self.esp_name} webhook payload is not a JSON object:"
-                f" {type(payload).__name__}"
-            )
-        return payload
 
 
 class BrevoTrackingWebhookView(BrevoBaseWebhookView):
@@ -80,7 +71,7 @@ class BrevoTrackingWebhookView(BrevoBaseWebhookView):
     }
 
     def parse_events(self, request):
-        esp_event = self.load_payload(request)
+        esp_event = load_json(request.body, dict)
         if "items" in esp_event:
             raise AnymailConfigurationError(
                 "You seem to have set Brevo's *inbound* webhook URL"
@@ -89,7 +80,7 @@ class BrevoTrackingWebhookView(BrevoBaseWebhookView):
         return [self.esp_to_anymail_event(esp_event)]
 
     def esp_to_anymail_event(self, esp_event):
-        brevo_event = _get_str(esp_event, "event")
+        brevo_event = get_str(esp_event, "event")
         event_type, reject_reason = self.event_types.get(
             brevo_event, (EventType.UNKNOWN, None)
         )
@@ -97,19 +88,19 @@ class BrevoTrackingWebhookView(BrevoBaseWebhookView):
             event_type=event_type,
             # Brevo's "ts", "ts_event" and "date" are in the account's local
             # time zone (unlabeled); only "ts_epoch" is unambiguous
-            timestamp=_epoch_ms_to_datetime(esp_event.get("ts_epoch")),
+            timestamp=epoch_to_datetime(esp_event.get("ts_epoch"), milliseconds=True),
             # Brevo's "id" identifies the webhook, not the event
             event_id=None,
             esp_event=esp_event,
-            message_id=_get_str(esp_event, "message-id"),
-            recipient=_get_str(esp_event, "email"),
+            message_id=get_str(esp_event, "message-id"),
+            recipient=get_str(esp_event, "email"),
             metadata=_parse_metadata(esp_event.get("X-Mailin-custom")),
             tags=_parse_tags(esp_event),
             reject_reason=reject_reason,
             description=None,
-            mta_response=_get_str(esp_event, "reason"),
+            mta_response=get_str(esp_event, "reason"),
             user_agent=None,
-            click_url=_get_str(esp_event, "link"),
+            click_url=get_str(esp_event, "link"),
         )
 
 
@@ -135,7 +126,7 @@ class BrevoInboundWebhookView(BrevoBaseWebhookView):
         super().__init__(**kwargs)
 
     def parse_events(self, request):
-        payload = self.load_payload(request)
+        payload = load_json(request.body, dict)
         if "items" not in payload:
             raise AnymailConfigurationError(
                 "You seem to have set Brevo's *tracking* webhook URL"
@@ -164,13 +155,13 @@ class BrevoInboundWebhookView(BrevoBaseWebhookView):
             html=html,
             attachments=[
                 self.fetch_attachment(attachment)
-                for attachment in _get_list(item, "Attachments")
+                for attachment in get_list(item, "Attachments")
             ],
         )
         # Brevo doesn't give the SMTP envelope, but these headers record it
         message.envelope_sender = _header_addr_spec(message, "Return-Path")
         message.envelope_recipient = _header_addr_spec(message, "Delivered-To")
-        message.stripped_text = _get_str(item, "ExtractedMarkdownMessage")
+        message.stripped_text = get_str(item, "ExtractedMarkdownMessage")
         message.spam_score = item.get("SpamScore")
 
         return AnymailInboundEvent(
@@ -192,15 +183,15 @@ class BrevoInboundWebhookView(BrevoBaseWebhookView):
         token = attachment["DownloadToken"]
         if not isinstance(token, str):
             raise TypeError(f"Brevo DownloadToken is not a string: {token!r}")
-        filename = _get_str(attachment, "Name")
-        content_id = _get_str(attachment, "ContentID")
+        filename = get_str(attachment, "Name")
+        content_id = get_str(attachment, "ContentID")
 
         url = f"{self.api_url}inbound/attachments/{quote(token, safe='')}"
         response = requests.get(url, headers={"api-key": self.api_key})
         response.raise_for_status()
 
         # The download's Content-Type includes the charset, when there is one
-        content_type = response.headers.get("Content-Type") or _get_str(
+        content_type = response.headers.get("Content-Type") or get_str(
             attachment, "ContentType"
         )
         content_type = content_type or "application/octet-stream"
@@ -227,39 +218,6 @@ class BrevoInboundWebhookView(BrevoBaseWebhookView):
 
 # ---------------------------------------------------------------------------
 # Helpers (private)
-
-
-def _get_str(obj, key):
-    """obj[key] if it is a string; None if missing or null; else TypeError."""
-    value = obj.get(key)
-    if value is not None and not isinstance(value, str):
-        raise TypeError(f"Brevo {key!r} is not a string: {value!r}")
-    return value
-
-
-def _get_list(obj, key):
-    """obj[key] if it is a list; [] if missing or null; else TypeError."""
-    value = obj.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise TypeError(f"Brevo {key!r} is not a list: {value!r}")
-    return value
-
-
-def _epoch_ms_to_datetime(value):
-    """Milliseconds since the epoch → aware UTC datetime (None for None).
-
-    Non-numbers raise TypeError; out-of-range values raise ValueError.
-    """
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"Brevo ts_epoch is not a number: {value!r}")
-    try:
-        return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
-    except (OverflowError, OSError) as err:
-        raise ValueError(f"Brevo ts_epoch out of range: {value!r}") from err
 
 
 def _parse_metadata(custom):
@@ -302,31 +260,22 @@ def _header_items(headers):
                 continue
             if not isinstance(each, str):
                 raise TypeError(f"Brevo inbound header {name!r} is not a string")
-            items.append((name, _unfold(each)))
+            items.append((name, unfold_header_value(each)))
     return items
 
-
-def _unfold(value):
-    # The email package refuses header values with line breaks. Unfold them:
-    # drop a line break before whitespace, and turn any other into a space.
-    return _LINE_BREAK.sub(lambda match: match.group(1) or " ", value)
-
-
-_LINE_BREAK = re.compile(r"(?:\r\n|\r|\n)([ \t]?)")
 
 #: Builds headers as plain unstructured text, without parsing their content
 _UNSTRUCTURED_HEADERS = HeaderRegistry(use_default_map=False)
 
 
 def _construct_message(headers, text, html, attachments):
-    """AnymailInboundMessage.construct(headers=headers, ...), for received mail.
+    """AnymailInboundMessage.construct(headers=headers, ...), every header readable.
 
-    construct() adds headers the way a sender would, so it refuses what real
-    received mail can have: a second Date or Message-ID (ValueError), or a
-    value the email package's header parser chokes on (which can raise
-    almost anything). Here the headers are stored as a parser would store
-    them, in the same place construct() puts them (before its MIME-Version
-    and Content-Type, which replace the message's own).
+    construct() stores a value the email package's header parser chokes on as
+    unparsed source, which fails again when read. Here it is kept as
+    unstructured text instead, so reading it gives the raw value. The headers
+    go where construct() puts them: before its MIME-Version and Content-Type,
+    which replace the message's own.
     """
     message = AnymailInboundMessage.construct(
         text=text, html=html, attachments=attachments

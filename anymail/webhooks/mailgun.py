@@ -23,16 +23,11 @@ import hashlib
 import hmac
 import json
 import re
-from datetime import datetime, timezone
 
 from django.http.multipartparser import MultiPartParserError
 from django.utils.crypto import constant_time_compare
 
-from ..exceptions import (
-    AnymailConfigurationError,
-    AnymailInvalidAddress,
-    AnymailWebhookValidationFailure,
-)
+from ..exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
 from ..inbound import AnymailInboundMessage
 from ..signals import (
     AnymailInboundEvent,
@@ -46,9 +41,14 @@ from ..utils import (
     DEFAULT_DOWNLOAD_CHUNK_SIZE,
     UNSET,
     get_anymail_setting,
-    parse_single_address,
+    utf8_encoded_chunks,
 )
-from .base import AnymailBaseWebhookView
+from .base import (
+    AnymailBaseWebhookView,
+    epoch_to_datetime,
+    load_json,
+    single_addr_spec,
+)
 
 # Mailgun's own fields in a legacy form post: anything else is a custom
 # variable (metadata) the sender attached
@@ -140,7 +140,7 @@ class MailgunBaseWebhookView(AnymailBaseWebhookView):
     @staticmethod
     def _json_signature_fields(request):
         try:
-            fields = json.loads(request.body.decode("utf-8"))["signature"]
+            fields = load_json(request.body)["signature"]
             return fields["timestamp"], fields["token"], fields["signature"]
         except (ValueError, KeyError, TypeError, IndexError):
             # (UnicodeDecodeError and JSONDecodeError are ValueErrors; a body
@@ -212,7 +212,7 @@ class MailgunTrackingWebhookView(MailgunBaseWebhookView):
 
     def parse_events(self, request):
         if self._is_json(request):
-            return [self.parse_json_event(json.loads(request.body.decode("utf-8")))]
+            return [self.parse_json_event(load_json(request.body))]
         return [self.parse_legacy_event(_request_post(request))]
 
     def parse_json_event(self, payload):
@@ -245,11 +245,11 @@ class MailgunTrackingWebhookView(MailgunBaseWebhookView):
             if not description:
                 description = (event_data.get("reject") or {}).get("reason")
             if recipient is None:
-                recipient = _addr_spec_or_none(headers.get("to"))
+                recipient = single_addr_spec(headers.get("to"))
 
         timestamp = event_data.get("timestamp")
         if timestamp is not None:
-            timestamp = _epoch_to_datetime(float(timestamp))
+            timestamp = epoch_to_datetime(float(timestamp))
 
         return AnymailTrackingEvent(
             event_type=event_type,
@@ -300,7 +300,7 @@ class MailgunTrackingWebhookView(MailgunBaseWebhookView):
 
         return AnymailTrackingEvent(
             event_type=self.legacy_event_types.get(event, EventType.UNKNOWN),
-            timestamp=_epoch_to_datetime(int(post["timestamp"])),
+            timestamp=epoch_to_datetime(int(post["timestamp"])),
             event_id=post["token"],
             message_id=_wrap_message_id(message_id),
             recipient=first("recipient"),
@@ -380,7 +380,7 @@ class MailgunInboundWebhookView(MailgunBaseWebhookView):
     def parse_events(self, request):
         if self._is_json(request):
             # (Mailgun's inbound posts are forms; JSON is a tracking event)
-            event = json.loads(request.body.decode("utf-8"))["event-data"]["event"]
+            event = load_json(request.body)["event-data"]["event"]
             raise AnymailConfigurationError(
                 f"You seem to have set Mailgun's *{event} tracking* webhook"
                 " to Anymail's Mailgun *inbound* webhook URL."
@@ -414,7 +414,7 @@ class MailgunInboundWebhookView(MailgunBaseWebhookView):
             )
         elif "body-mime" in post:
             message = AnymailInboundMessage.parse_raw_mime_chunks(
-                _utf8_chunks(post["body-mime"])
+                utf8_encoded_chunks(post["body-mime"])
             )
         else:
             message = AnymailInboundMessage.construct(
@@ -441,7 +441,7 @@ class MailgunInboundWebhookView(MailgunBaseWebhookView):
 
         return AnymailInboundEvent(
             event_type=EventType.INBOUND,
-            timestamp=_epoch_to_datetime(int(post["timestamp"])),
+            timestamp=epoch_to_datetime(int(post["timestamp"])),
             event_id=post["token"],
             esp_event=request,
             message=message,
@@ -480,30 +480,12 @@ def _request_post(request):
         raise ValueError(f"Unparseable form body: {err}") from err
 
 
-def _epoch_to_datetime(seconds):
-    """Seconds since the epoch → aware UTC datetime (ValueError if out of range)."""
-    try:
-        return datetime.fromtimestamp(seconds, tz=timezone.utc)
-    except (OverflowError, OSError) as err:
-        raise ValueError(f"Timestamp {seconds!r} out of range") from err
-
-
 def _wrap_message_id(message_id):
     """Mailgun's Message-Id without angle brackets → the <...> form Anymail
     reports when sending (left alone if it already starts with "<")."""
     if message_id is None or message_id.startswith("<"):
         return message_id
     return f"<{message_id}>"
-
-
-def _addr_spec_or_none(address):
-    """The addr_spec of a single-address header value, or None."""
-    if not address:
-        return None
-    try:
-        return parse_single_address(address).addr_spec
-    except AnymailInvalidAddress:
-        return None
 
 
 _ATTACHMENT_FIELD_RE = re.compile(r"attachment-([1-9][0-9]*)")
@@ -533,20 +515,12 @@ def _content_ids_by_field(content_id_map):
 
 
 def _message_header_pairs(message_headers):
-    """message-headers' JSON [[name, value], ...] as (name, value) tuples.
-
-    Folded values are unfolded, and any other line break becomes a space (the
-    email package refuses header values containing them).
-    """
-    headers = json.loads(message_headers)
-    if not isinstance(headers, list):
-        raise TypeError("Mailgun message-headers must be a JSON list")
+    """message-headers' JSON [[name, value], ...] as (name, value) tuples."""
     pairs = []
-    for name, value in headers:
+    for name, value in load_json(message_headers, list):
         if not isinstance(name, str) or not isinstance(value, str):
             raise TypeError("Mailgun message-headers must be [name, value] strings")
-        value = re.sub(r"(?:\r\n|\r|\n)(?=[ \t])", "", value)
-        pairs.append((re.sub(r"[\r\n]+", " ", name), re.sub(r"[\r\n]+", " ", value)))
+        pairs.append((name, value))
     return pairs
 
 
@@ -595,9 +569,3 @@ def _upload_charset(upload):
         except UnicodeDecodeError:
             return None
     return charset or None
-
-
-def _utf8_chunks(text, size=DEFAULT_DOWNLOAD_CHUNK_SIZE):
-    """text UTF-8 encoded a piece at a time (never a second full-size copy)."""
-    for start in range(0, len(text), size):
-        yield text[start : start + size].encode("utf-8", "surrogatepass")

@@ -15,7 +15,6 @@ import json
 import math
 import re
 from base64 import b64decode
-from datetime import datetime, timezone
 from email.encoders import encode_base64
 
 from ..inbound import AnymailInboundMessage
@@ -27,7 +26,13 @@ from ..signals import (
     inbound,
     tracking,
 )
-from .base import AnymailBaseWebhookView
+from .base import (
+    AnymailBaseWebhookView,
+    epoch_to_datetime,
+    get_list,
+    get_str,
+    load_json,
+)
 
 
 class MailjetTrackingWebhookView(AnymailBaseWebhookView):
@@ -71,7 +76,7 @@ class MailjetTrackingWebhookView(AnymailBaseWebhookView):
     }
 
     def parse_events(self, request):
-        esp_events = _load_json(request.body)
+        esp_events = load_json(request.body)
         if isinstance(esp_events, dict):
             # "group events" off: one bare event per post
             esp_events = [esp_events]
@@ -115,23 +120,27 @@ class MailjetTrackingWebhookView(AnymailBaseWebhookView):
             # the message_id in the send's anymail_status
             message_id = str(message_id)
 
-        campaign = _get_str(esp_event, "customcampaign")
+        campaign = get_str(esp_event, "customcampaign")
         tags = [campaign] if campaign else []
+
+        seconds = esp_event.get("time")
+        if isinstance(seconds, str):
+            seconds = float(seconds)  # (ValueError if it isn't numeric)
 
         return AnymailTrackingEvent(
             event_type=event_type,
-            timestamp=_epoch_to_datetime(esp_event.get("time")),
+            timestamp=epoch_to_datetime(seconds),
             event_id=None,  # Mailjet gives its events no unique id
             esp_event=esp_event,
             message_id=message_id,
-            recipient=_get_str(esp_event, "email"),
+            recipient=get_str(esp_event, "email"),
             metadata=_decode_payload(esp_event.get("Payload")),
             tags=tags,
             reject_reason=reject_reason,
             description=None,
-            mta_response=_get_str(esp_event, "smtp_reply"),
-            user_agent=_get_str(esp_event, "agent"),
-            click_url=_get_str(esp_event, "url"),
+            mta_response=get_str(esp_event, "smtp_reply"),
+            user_agent=get_str(esp_event, "agent"),
+            click_url=get_str(esp_event, "url"),
         )
 
 
@@ -142,7 +151,7 @@ class MailjetInboundWebhookView(AnymailBaseWebhookView):
     signal = inbound
 
     def parse_events(self, request):
-        esp_event = _load_json(request.body)
+        esp_event = load_json(request.body)
         if isinstance(esp_event, list):
             raise TypeError(
                 "Mailjet inbound payload is a JSON array, not one parsed message"
@@ -168,7 +177,7 @@ class MailjetInboundWebhookView(AnymailBaseWebhookView):
         headers = _flatten_headers(esp_event.get("Headers"))
         attachments = [
             self.construct_attachment(part, esp_event)
-            for part in _get_list(esp_event, "Parts")
+            for part in get_list(esp_event, "Parts")
             if self.is_attachment_part(part)
         ]
         message = AnymailInboundMessage.construct(
@@ -177,8 +186,8 @@ class MailjetInboundWebhookView(AnymailBaseWebhookView):
             html=_get_text(esp_event, "Html-part"),
             attachments=attachments,
         )
-        message.envelope_sender = _get_str(esp_event, "Sender")
-        message.envelope_recipient = _get_str(esp_event, "Recipient")
+        message.envelope_sender = get_str(esp_event, "Sender")
+        message.envelope_recipient = get_str(esp_event, "Recipient")
         message.spam_detected = None  # Mailjet gives only a score
         message.spam_score = _spam_score(esp_event.get("SpamAssassinScore"))
 
@@ -210,7 +219,7 @@ class MailjetInboundWebhookView(AnymailBaseWebhookView):
         # RFC 2231 filenames, quoting and the Content-Type name fallback
         part_headers = AnymailInboundMessage()
         for name, value in _flatten_headers(part.get("Headers")):
-            part_headers.add_header(name, value)
+            part_headers.append_raw_header(name, value)
 
         content_ref = part["ContentRef"]
         if content_ref not in esp_event:
@@ -260,45 +269,10 @@ class MailjetInboundWebhookView(AnymailBaseWebhookView):
 # Helpers
 
 
-def _load_json(body):
-    """The parsed JSON body (ValueError for an empty or non-JSON body)."""
-    return json.loads(body.decode("utf-8"))
-
-
-def _get_str(data, key):
-    """data[key] if it's a str; None if missing or null; TypeError otherwise."""
-    value = data.get(key)
-    if value is not None and not isinstance(value, str):
-        raise TypeError(f"Mailjet {key!r} is not a string: {value!r}")
-    return value
-
-
 def _get_text(data, key):
-    """Like _get_str, but safe to encode (lone surrogates become U+FFFD)."""
-    value = _get_str(data, key)
+    """Like get_str, but safe to encode (lone surrogates become U+FFFD)."""
+    value = get_str(data, key)
     return None if value is None else _clean_text(value)
-
-
-def _get_list(data, key):
-    value = data.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise TypeError(f"Mailjet {key!r} is not an array: {value!r}")
-    return value
-
-
-def _epoch_to_datetime(value):
-    """Epoch seconds (number, or numeric string) → aware UTC datetime; None → None."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise TypeError(f"Mailjet 'time' is not a number: {value!r}")
-    seconds = float(value)  # ValueError for a non-numeric string
-    try:
-        return datetime.fromtimestamp(seconds, tz=timezone.utc)
-    except (OverflowError, OSError) as err:
-        raise ValueError(f"Mailjet 'time' is out of range: {value!r}") from err
 
 
 def _decode_payload(payload):
@@ -326,18 +300,12 @@ def _spam_score(value):
     return score if math.isfinite(score) else None
 
 
-_FIELD_NAME = re.compile(r"^[\x21-\x39\x3b-\x7e]+$")  # printable ASCII except ':'
-_FOLD = re.compile(r"\r?\n(?=[ \t])|\r(?=[ \t])")
-_LINE_BREAK = re.compile(r"[\r\n]+")
-
-
 def _flatten_headers(headers):
     """Mailjet's Headers object → [(name, value), ...] in order.
 
     A value is a string, or a list of strings for a repeated header (one pair
-    each). Values are unfolded, and a header the email package can't store
-    (a bad name, or a value its parser chokes on) is left out: it is still
-    in the esp_event.
+    each). A header whose value the email package can't read back is left
+    out (it is still in the esp_event).
     """
     if headers is None:
         return []
@@ -352,18 +320,16 @@ def _flatten_headers(headers):
         for value in values:
             if not isinstance(value, str):
                 raise TypeError(f"Mailjet header {name!r} is not a string: {value!r}")
-            value = _LINE_BREAK.sub(" ", _FOLD.sub("", _clean_text(value)))
-            if _is_storable_header(name, value):
+            value = _clean_text(value)
+            if _is_readable_header(name, value):
                 flattened.append((name, value))
     return flattened
 
 
-def _is_storable_header(name, value):
-    if not _FIELD_NAME.match(name):
-        return False
+def _is_readable_header(name, value):
     probe = AnymailInboundMessage()
+    probe.append_raw_header(name, value)
     try:
-        probe.add_header(name, value)
         str(probe[name])
     except Exception:  # the stdlib header parsers have some odd failure modes
         return False

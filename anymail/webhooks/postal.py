@@ -12,17 +12,10 @@ without it.
 """
 
 import binascii
-import json
-import re
+import math
 from base64 import b64decode
-from datetime import datetime, timezone
 
-from ..exceptions import (
-    AnymailConfigurationError,
-    AnymailImproperlyInstalled,
-    AnymailInvalidAddress,
-    AnymailWebhookValidationFailure,
-)
+from ..exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
 from ..inbound import AnymailInboundMessage
 from ..signals import (
     AnymailInboundEvent,
@@ -32,8 +25,15 @@ from ..signals import (
     inbound,
     tracking,
 )
-from ..utils import DEFAULT_DOWNLOAD_CHUNK_SIZE, get_anymail_setting, parse_address_list
-from .base import AnymailBaseWebhookView
+from ..utils import base64_decoded_chunks, get_anymail_setting, utf8_encoded_chunks
+from .base import (
+    AnymailBaseWebhookView,
+    epoch_to_datetime,
+    get_str,
+    load_json,
+    load_public_key,
+    single_addr_spec,
+)
 
 SIGNATURE_HEADER = "X-Postal-Signature"
 
@@ -70,15 +70,6 @@ class PostalBaseWebhookView(AnymailBaseWebhookView):
                 "Postal webhook called with incorrect signature"
             )
 
-    def load_esp_event(self, request):
-        """The posted JSON object (a dict); ValueError/TypeError for anything else."""
-        esp_event = json.loads(request.body)
-        if not isinstance(esp_event, dict):
-            raise TypeError(
-                f"Postal webhook payload is not a JSON object: {type(esp_event)}"
-            )
-        return esp_event
-
 
 class PostalTrackingWebhookView(PostalBaseWebhookView):
     """Postal's message, bounce and link click webhook events (one per post)."""
@@ -94,7 +85,7 @@ class PostalTrackingWebhookView(PostalBaseWebhookView):
     }
 
     def parse_events(self, request):
-        esp_event = self.load_esp_event(request)
+        esp_event = load_json(request.body, dict)
         if "rcpt_to" in esp_event:
             raise AnymailConfigurationError(
                 "You seem to have set Postal's *inbound* webhook"
@@ -136,11 +127,11 @@ class PostalTrackingWebhookView(PostalBaseWebhookView):
 
         event = AnymailTrackingEvent(
             event_type=event_type,
-            timestamp=_epoch_seconds_to_datetime(esp_event.get("timestamp")),
+            timestamp=_whole_seconds_to_datetime(esp_event.get("timestamp")),
             event_id=esp_event.get("uuid"),
             esp_event=esp_event,
             message_id=message.get("id"),  # Postal's integer message id
-            recipient=_single_addr_spec(message.get("to")),
+            recipient=single_addr_spec(message.get("to")),
             # always exactly one tag, even when Postal's is null
             tags=[message.get("tag")],
             reject_reason=(
@@ -162,7 +153,7 @@ class PostalInboundWebhookView(PostalBaseWebhookView):
     signal = inbound
 
     def parse_events(self, request):
-        esp_event = self.load_esp_event(request)
+        esp_event = load_json(request.body, dict)
         if "status" in esp_event or ("event" in esp_event and "payload" in esp_event):
             raise AnymailConfigurationError(
                 "You seem to have set Postal's *tracking* webhook"
@@ -176,15 +167,15 @@ class PostalInboundWebhookView(PostalBaseWebhookView):
             raise TypeError(
                 f"Postal inbound message is not a string: {type(raw_message)}"
             )
-        envelope_sender = _optional_str(esp_event, "mail_from")
-        envelope_recipient = _optional_str(esp_event, "rcpt_to")
+        envelope_sender = get_str(esp_event, "mail_from")
+        envelope_recipient = get_str(esp_event, "rcpt_to")
 
         # Decode and parse a piece at a time, so a large message isn't held
         # again in full as decoded bytes
         if esp_event.get("base64") is True:
-            chunks = _base64_chunks(raw_message)
+            chunks = base64_decoded_chunks(raw_message)
         else:
-            chunks = _utf8_chunks(raw_message)
+            chunks = utf8_encoded_chunks(raw_message)
         message = AnymailInboundMessage.parse_raw_mime_chunks(chunks)
         message.envelope_sender = envelope_sender
         message.envelope_recipient = envelope_recipient
@@ -203,40 +194,22 @@ class _RsaSha1Verifier:
     """Checks Postal's RSA (PKCS#1 v1.5, SHA-1) signatures with a public key."""
 
     def __init__(self, key):
-        try:
-            from cryptography.exceptions import InvalidSignature
-            from cryptography.hazmat.primitives import hashes, serialization
-            from cryptography.hazmat.primitives.asymmetric import padding, rsa
-        except ImportError as err:
-            raise AnymailImproperlyInstalled(
-                missing_package="cryptography", install_extra="postal"
-            ) from err
+        self._public_key = load_public_key(
+            key,
+            key_type="RSA",
+            setting_name="POSTAL_WEBHOOK_KEY",
+            hint="use the public key from your Postal server's"
+            " `postal default-dkim-record` (the text after 'p=')",
+            install_extra="postal",
+        )
+        # (cryptography is installed, or load_public_key would have raised)
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
         self._invalid_signature = InvalidSignature
         self._padding = padding.PKCS1v15()
         self._algorithm = hashes.SHA1()
-
-        if isinstance(key, bytes):
-            key = key.decode("ascii", errors="replace")
-        key = str(key).strip()
-        if "-----BEGIN" in key:
-            pem = key  # already a full PEM block (tolerated)
-        else:
-            # what `postal default-dkim-record` shows after p=
-            pem = f"-----BEGIN PUBLIC KEY-----\n{key}\n-----END PUBLIC KEY-----\n"
-        try:
-            public_key = serialization.load_pem_public_key(pem.encode("utf-8"))
-        except (ValueError, TypeError) as err:
-            # a server misconfiguration (500), not a bad request (400)
-            raise AnymailConfigurationError(
-                "Invalid POSTAL_WEBHOOK_KEY: use the public key from your Postal"
-                " server's `postal default-dkim-record` (the text after 'p=')"
-                f" ({err})"
-            ) from err
-        if not isinstance(public_key, rsa.RSAPublicKey):
-            raise AnymailConfigurationError(
-                "Invalid POSTAL_WEBHOOK_KEY: it must be an RSA public key"
-            )
-        self._public_key = public_key
 
     def is_valid(self, signature_b64, signed_bytes):
         try:
@@ -249,63 +222,14 @@ class _RsaSha1Verifier:
         return True
 
 
-def _epoch_seconds_to_datetime(timestamp):
+def _whole_seconds_to_datetime(timestamp):
     """Aware UTC datetime from epoch seconds, truncated to whole seconds.
 
-    None for a missing, null or zero timestamp. Anything else that isn't a
-    usable number raises ValueError or TypeError.
+    None for a missing, null or zero timestamp; otherwise as epoch_to_datetime
+    (TypeError for a non-number, ValueError if out of range).
     """
     if not timestamp:
         return None
-    if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)):
-        raise TypeError(f"Postal timestamp is not a number: {timestamp!r}")
-    try:
-        return datetime.fromtimestamp(int(timestamp), tz=timezone.utc)
-    except (OverflowError, OSError, ValueError) as err:  # nan, inf, out of range
-        raise ValueError(f"Invalid Postal timestamp {timestamp!r}") from err
-
-
-def _single_addr_spec(address):
-    """The addr_spec of a single address string; None if missing or unparseable."""
-    if not isinstance(address, str):
-        return None
-    try:
-        parsed = parse_address_list([address])
-    except AnymailInvalidAddress:
-        return None
-    return parsed[0].addr_spec if len(parsed) == 1 else None
-
-
-def _optional_str(esp_event, field):
-    value = esp_event.get(field)
-    if value is not None and not isinstance(value, str):
-        raise TypeError(f"Postal inbound {field} is not a string: {value!r}")
-    return value
-
-
-def _utf8_chunks(text, size=DEFAULT_DOWNLOAD_CHUNK_SIZE):
-    """UTF-8 encode text a piece at a time."""
-    for start in range(0, len(text), size):
-        yield text[start : start + size].encode("utf-8")
-
-
-_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=]+")
-
-
-def _base64_chunks(text, size=DEFAULT_DOWNLOAD_CHUNK_SIZE):
-    """Base64-decode text a piece at a time.
-
-    Like b64decode() without validation, characters outside the base64
-    alphabet (such as the line breaks Postal puts in) are ignored. Invalid
-    base64 (wrong padding, say) raises binascii.Error, a ValueError.
-    """
-    size = max(4, size - size % 4)
-    pending = ""
-    for start in range(0, len(text), size):
-        pending += _NOT_BASE64.sub("", text[start : start + size])
-        usable = len(pending) - len(pending) % 4
-        if usable:
-            yield b64decode(pending[:usable])
-            pending = pending[usable:]
-    if pending:
-        yield b64decode(pending)  # an incomplete final group: raises
+    if isinstance(timestamp, float) and math.isfinite(timestamp):
+        timestamp = int(timestamp)  # (nan and inf: epoch_to_datetime refuses them)
+    return epoch_to_datetime(timestamp)

@@ -14,11 +14,9 @@ and attachment downloads, from which it builds the message.
 
 import json
 import re
-from datetime import timezone
 from urllib.parse import quote
 
 import requests
-from django.utils.dateparse import parse_datetime
 
 from ..exceptions import (
     AnymailAPIError,
@@ -37,7 +35,14 @@ from ..signals import (
     tracking,
 )
 from ..utils import DEFAULT_DOWNLOAD_CHUNK_SIZE, get_anymail_setting, parse_address_list
-from .base import MALFORMED_PAYLOAD_ERRORS, AnymailBaseWebhookView
+from .base import (
+    MALFORMED_PAYLOAD_ERRORS,
+    AnymailBaseWebhookView,
+    get_list,
+    get_object,
+    load_json,
+    parse_iso_datetime,
+)
 
 
 class ResendSvixSignatureMixin:
@@ -113,17 +118,6 @@ class ResendBaseWebhookView(ResendSvixSignatureMixin, AnymailBaseWebhookView):
 
     esp_name = "Resend"
 
-    def load_esp_event(self, request):
-        """The posted JSON object (a dict).
-
-        Anything else raises ValueError or TypeError, which the base view
-        answers with a 400.
-        """
-        payload = json.loads(request.body)
-        if not isinstance(payload, dict):
-            raise TypeError(f"expected a JSON object, not {type(payload).__name__}")
-        return payload
-
     @staticmethod
     def event_id(request):
         # Svix's message id: stays the same when Svix retries a delivery
@@ -152,17 +146,17 @@ class ResendTrackingWebhookView(ResendBaseWebhookView):
         super().__init__(**kwargs)
 
     def parse_events(self, request):
-        payload = self.load_esp_event(request)
+        payload = load_json(request.body, dict)
         return [self.esp_to_anymail_event(payload, request)]
 
     def esp_to_anymail_event(self, payload, request):
         resend_type = payload["type"]
         if not isinstance(resend_type, str):
             raise TypeError(f"Resend event type {resend_type!r} is not a string")
-        data = _get_object(payload, "data")
+        data = get_object(payload, "data") or {}
         headers = _header_lookup(data.get("headers"))
-        bounce = _get_object(data, "bounce", missing=None)
-        click = _get_object(data, "click")
+        bounce = get_object(data, "bounce")
+        click = get_object(data, "click") or {}
 
         description = None if bounce is None else bounce.get("message")
         return AnymailTrackingEvent(
@@ -235,14 +229,14 @@ class ResendInboundWebhookView(ResendBaseWebhookView):
         super().__init__(**kwargs)
 
     def parse_events(self, request):
-        payload = self.load_esp_event(request)
+        payload = load_json(request.body, dict)
         resend_type = payload.get("type", "tracking")
         if resend_type != "email.received":
             raise AnymailConfigurationError(
                 f"You seem to have set Resend's *{resend_type}* webhook"
                 " to Anymail's Resend *inbound* webhook URL."
             )
-        data = _get_object(payload, "data")
+        data = get_object(payload, "data") or {}
         email_id = data.get("email_id")
         if email_id is not None and not isinstance(email_id, str):
             raise TypeError("Resend email_id is not a string")
@@ -317,7 +311,7 @@ class ResendInboundWebhookView(ResendBaseWebhookView):
         ]
         attachments = [
             self.download_attachment(entry)
-            for entry in _get_list(details, "attachments")
+            for entry in get_list(details, "attachments")
         ]
         message = AnymailInboundMessage.construct(
             headers=headers,
@@ -372,11 +366,6 @@ _FIELD_HEADERS = {
 # The constructed message's own MIME structure headers
 _STRUCTURE_HEADERS = {"mime-version", "content-type", "content-transfer-encoding"}
 
-_EMPTY = object()  # _get_object's default for `missing`: a new {}
-
-# RFC 5322 field names: printable ASCII other than the colon
-_VALID_HEADER_NAME = re.compile(r"^[\x21-\x39\x3b-\x7e]+$")
-
 
 class _api_response_errors:
     """Turn a parsing error in an API response into an AnymailAPIError.
@@ -402,36 +391,12 @@ class _api_response_errors:
         return False
 
 
-def _get_object(container, key, missing=_EMPTY):
-    """container[key] as a dict: {} (or `missing`) if absent or null."""
-    value = container.get(key)
-    if value is None:
-        return {} if missing is _EMPTY else missing
-    if not isinstance(value, dict):
-        raise TypeError(f"Resend {key!r} is not a JSON object")
-    return value
-
-
-def _get_list(container, key):
-    value = container.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise TypeError(f"Resend {key!r} is not a JSON array")
-    return value
-
-
 def _parse_timestamp(value):
     """An ISO 8601 string (Z allowed) → aware datetime; None if unusable."""
-    if not isinstance(value, str):
-        return None
     try:
-        parsed = parse_datetime(value)
-    except ValueError:  # well-formed, but not a real date or time
+        return parse_iso_datetime(value)
+    except (TypeError, ValueError):
         return None
-    if parsed is not None and parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed
 
 
 def _first_addr_spec(to):
@@ -468,7 +433,7 @@ def _header_pairs(headers):
 
     An object maps each name to a string (one header) or a list (one header
     per item); a list holds {"name": ..., "value": ...} objects. Null values,
-    and names that can't be header names, are skipped.
+    and names that aren't strings, are skipped.
     """
     if headers is None:
         return
@@ -483,7 +448,7 @@ def _header_pairs(headers):
     else:
         raise TypeError("Resend headers are neither a JSON object nor an array")
     for name, values in items:
-        if not isinstance(name, str) or not _VALID_HEADER_NAME.match(name):
+        if not isinstance(name, str):
             continue
         for value in values if isinstance(values, list) else [values]:
             if value is not None:

@@ -18,7 +18,6 @@ import codecs
 import json
 import warnings
 from base64 import b64decode
-from datetime import datetime, timezone
 from io import BytesIO
 from tempfile import SpooledTemporaryFile
 
@@ -27,12 +26,7 @@ from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.http.request import RawPostDataException
 
-from ..exceptions import (
-    AnymailConfigurationError,
-    AnymailImproperlyInstalled,
-    AnymailNotSupportedWarning,
-    AnymailWebhookValidationFailure,
-)
+from ..exceptions import AnymailNotSupportedWarning, AnymailWebhookValidationFailure
 from ..inbound import AnymailInboundMessage
 from ..signals import (
     AnymailInboundEvent,
@@ -42,8 +36,17 @@ from ..signals import (
     inbound,
     tracking,
 )
-from ..utils import DEFAULT_DOWNLOAD_CHUNK_SIZE, get_anymail_setting
-from .base import AnymailBaseWebhookView
+from ..utils import (
+    DEFAULT_DOWNLOAD_CHUNK_SIZE,
+    get_anymail_setting,
+    utf8_encoded_chunks,
+)
+from .base import (
+    AnymailBaseWebhookView,
+    epoch_to_datetime,
+    load_json,
+    load_public_key,
+)
 
 NOT_SUPPORTED_WARNING = (
     "django-anymail has dropped official support for SendGrid."
@@ -168,9 +171,7 @@ class SendGridTrackingWebhookView(AnymailBaseWebhookView):
             raise AnymailWebhookValidationFailure(INCORRECT_SIGNATURE)
 
     def parse_events(self, request):
-        esp_events = json.loads(request.body)
-        if not isinstance(esp_events, list):
-            raise ValueError("SendGrid tracking payload must be a JSON array")
+        esp_events = load_json(request.body, list)
         return [self.esp_to_anymail_event(esp_event) for esp_event in esp_events]
 
     def esp_to_anymail_event(self, esp_event):
@@ -189,9 +190,14 @@ class SendGridTrackingWebhookView(AnymailBaseWebhookView):
             # delivered has "response"; bounce and deferred have "reason"
             mta_response = esp_event.get("response", esp_event.get("reason"))
 
+        try:
+            timestamp = epoch_to_datetime(esp_event.get("timestamp"))
+        except ValueError:  # out of range
+            timestamp = None
+
         return AnymailTrackingEvent(
             event_type=event_type,
-            timestamp=_epoch_to_datetime(esp_event.get("timestamp")),
+            timestamp=timestamp,
             event_id=esp_event.get("sg_event_id"),
             # anymail_id is the id Anymail generated when sending; smtp-id
             # identified messages sent by very old versions
@@ -211,58 +217,25 @@ class SendGridTrackingWebhookView(AnymailBaseWebhookView):
         )
 
 
-def _epoch_to_datetime(timestamp):
-    """Aware UTC datetime from numeric epoch seconds (None if missing/out of range).
-
-    Anything other than a number (a numeric string, say) raises TypeError.
-    """
-    if timestamp is None:
-        return None
-    if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)):
-        raise TypeError(f"Invalid SendGrid event timestamp {timestamp!r}")
-    try:
-        return datetime.fromtimestamp(timestamp, tz=timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
 class _EcdsaVerifier:
     """Checks SendGrid's ECDSA-SHA256 signatures with the account's public key."""
 
     def __init__(self, key):
-        try:
-            from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-            from cryptography.hazmat.primitives import hashes, serialization
-            from cryptography.hazmat.primitives.asymmetric import ec
-        except ImportError as err:
-            raise AnymailImproperlyInstalled(
-                missing_package="cryptography", install_extra="sendgrid"
-            ) from err
+        self._public_key = load_public_key(
+            key,
+            key_type="EC",
+            setting_name="SENDGRID_TRACKING_WEBHOOK_VERIFICATION_KEY",
+            hint="use the verification key shown in SendGrid's Signed Event"
+            " Webhook settings",
+            install_extra="sendgrid",
+        )
+        # (cryptography is installed, or load_public_key would have raised)
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
         self._invalid_signature = InvalidSignature
         self._algorithm = ec.ECDSA(hashes.SHA256())
-
-        if isinstance(key, bytes):
-            key = key.decode("ascii", errors="replace")
-        key = str(key).strip()
-        if "-----BEGIN" in key:
-            pem = key  # already a full PEM block (tolerated)
-        else:
-            # SendGrid shows the base64 DER body only
-            pem = f"-----BEGIN PUBLIC KEY-----\n{key}\n-----END PUBLIC KEY-----\n"
-        try:
-            public_key = serialization.load_pem_public_key(pem.encode("utf-8"))
-        except (ValueError, TypeError, UnsupportedAlgorithm) as err:
-            raise AnymailConfigurationError(
-                "Invalid SENDGRID_TRACKING_WEBHOOK_VERIFICATION_KEY: use the"
-                " verification key shown in SendGrid's Signed Event Webhook"
-                f" settings ({err})"
-            ) from err
-        if not isinstance(public_key, ec.EllipticCurvePublicKey):
-            raise AnymailConfigurationError(
-                "Invalid SENDGRID_TRACKING_WEBHOOK_VERIFICATION_KEY: it must be"
-                " an elliptic curve (ECDSA) public key"
-            )
-        self._public_key = public_key
 
     def is_valid(self, signature_b64, signed_bytes):
         try:
@@ -395,13 +368,9 @@ class SendGridInboundWebhookView(AnymailBaseWebhookView):
             raw_fields = raw_body.fields(["email"])
             if "email" in raw_fields:
                 return AnymailInboundMessage.parse_raw_mime_bytes(raw_fields["email"])
-        return AnymailInboundMessage.parse_raw_mime_chunks(_utf8_chunks(raw_mime))
-
-
-def _utf8_chunks(text, size=DEFAULT_DOWNLOAD_CHUNK_SIZE):
-    """UTF-8 encode text a piece at a time (no second full-size copy)."""
-    for start in range(0, len(text), size):
-        yield text[start : start + size].encode("utf-8")
+        return AnymailInboundMessage.parse_raw_mime_chunks(
+            utf8_encoded_chunks(raw_mime)
+        )
 
 
 def _declared_charsets(charsets_field):

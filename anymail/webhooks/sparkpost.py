@@ -14,11 +14,6 @@ wrapped events, missing or mistyped fields) raises ValueError, KeyError or
 TypeError while parsing, which the base view answers with a 400.
 """
 
-import base64
-import json
-import re
-from datetime import datetime, timezone
-
 from ..exceptions import AnymailConfigurationError
 from ..inbound import AnymailInboundMessage
 from ..signals import (
@@ -29,8 +24,14 @@ from ..signals import (
     inbound,
     tracking,
 )
-from ..utils import DEFAULT_DOWNLOAD_CHUNK_SIZE, get_anymail_setting
-from .base import AnymailBaseWebhookView
+from ..utils import base64_decoded_chunks, get_anymail_setting, utf8_encoded_chunks
+from .base import (
+    AnymailBaseWebhookView,
+    epoch_to_datetime,
+    get_id,
+    get_str,
+    load_json,
+)
 
 #: SparkPost's event class for inbound relay messages
 RELAY_MESSAGE_CLASS = "relay_message"
@@ -55,7 +56,7 @@ class SparkPostBaseWebhookView(AnymailBaseWebhookView):
         Pings (``{"msys": {}}``) are left out.
         """
         unwrapped = []
-        for wrapped in _load_json_array(request.body):
+        for wrapped in load_json(request.body, list):
             if not isinstance(wrapped, dict):
                 raise TypeError(
                     f"SparkPost webhook item is not an object: {type(wrapped).__name__}"
@@ -162,7 +163,7 @@ class SparkPostTrackingWebhookView(SparkPostBaseWebhookView):
                 " to Anymail's SparkPost *tracking* webhook URL."
             )
 
-        event_type = self.get_event_type(_get_str(event, "type"))
+        event_type = self.get_event_type(get_str(event, "type"))
         reject_reason = None
         if "bounce_class" in event:
             reject_reason, override = self.get_bounce_class_info(event["bounce_class"])
@@ -172,17 +173,17 @@ class SparkPostTrackingWebhookView(SparkPostBaseWebhookView):
         tracking_event = AnymailTrackingEvent(
             event_type=event_type,
             timestamp=_parse_epoch_seconds(event.get("timestamp")),
-            event_id=_get_id(event, "event_id"),
+            event_id=get_id(event, "event_id"),
             esp_event=wrapped,
             # Anymail's send-time message_id is SparkPost's transmission id
             # (SparkPost's own per-message message_id isn't known at send time)
-            message_id=_get_id(event, "transmission_id"),
-            recipient=_get_str(event, "raw_rcpt_to"),
+            message_id=get_id(event, "transmission_id"),
+            recipient=get_str(event, "raw_rcpt_to"),
             metadata=self.get_metadata(event),
             reject_reason=reject_reason,
-            mta_response=_get_str(event, "raw_reason"),
-            user_agent=_get_str(event, "user_agent"),
-            click_url=_get_str(event, "target_link_url"),
+            mta_response=get_str(event, "raw_reason"),
+            user_agent=get_str(event, "user_agent"),
+            click_url=get_str(event, "target_link_url"),
             tags=self.get_tags(event),
         )
         return tracking_event
@@ -251,14 +252,14 @@ class SparkPostInboundWebhookView(SparkPostBaseWebhookView):
                 f"SparkPost email_rfc822 is not a string: {type(raw_mime).__name__}"
             )
         if content.get("email_rfc822_is_base64"):
-            chunks = _iter_base64_decoded(raw_mime)
+            chunks = base64_decoded_chunks(raw_mime)
         else:
-            chunks = _iter_utf8_encoded(raw_mime)
+            chunks = utf8_encoded_chunks(raw_mime)
         # Parse as the pieces are decoded, rather than building a second full
         # copy of a possibly large message
         message = AnymailInboundMessage.parse_raw_mime_chunks(chunks)
-        message.envelope_sender = _get_str(event, "msg_from")
-        message.envelope_recipient = _get_str(event, "rcpt_to")
+        message.envelope_sender = get_str(event, "msg_from")
+        message.envelope_recipient = get_str(event, "rcpt_to")
 
         return AnymailInboundEvent(
             event_type=EventType.INBOUND,
@@ -269,95 +270,15 @@ class SparkPostInboundWebhookView(SparkPostBaseWebhookView):
         )
 
 
-# ---------------------------------------------------------------------------
-# Helpers (private)
-
-#: Characters b64decode would skip (it ignores anything outside the alphabet)
-_NON_BASE64 = re.compile(r"[^A-Za-z0-9+/=]+")
-#: Base64 data after padding (which b64decode handles in its own way)
-_PADDING_BEFORE_DATA = re.compile(r"=[^A-Za-z0-9+/]*[A-Za-z0-9+/]")
-
-
-def _load_json_array(body):
-    """Decode a JSON array (list) from a request body.
-
-    ValueError for anything that isn't JSON (including invalid UTF-8 and
-    absurdly deep nesting), TypeError for JSON that isn't an array.
-    """
-    try:
-        data = json.loads(body)
-    except RecursionError as err:
-        raise ValueError("JSON nested too deeply") from err
-    if not isinstance(data, list):
-        raise TypeError(f"expected a JSON array, not {type(data).__name__}")
-    return data
-
-
-def _get_str(data, key):
-    """data[key] if it is a str, None if missing or null; TypeError otherwise."""
-    value = data.get(key)
-    if value is not None and not isinstance(value, str):
-        raise TypeError(f"SparkPost {key} is not a string: {type(value).__name__}")
-    return value
-
-
-def _get_id(data, key):
-    """Like _get_str, but a JSON number is also accepted (as its str)."""
-    value = data.get(key)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return _get_str(data, key)
-
-
 def _parse_epoch_seconds(value):
     """Aware UTC datetime from integer epoch seconds (an int or a digit str).
 
     None for anything else: missing, null, ISO 8601 strings, fractions,
     out-of-range values.
     """
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, float):
-        if not value.is_integer():
-            return None
-        value = int(value)
-    try:
-        seconds = int(value)
-    except (TypeError, ValueError):
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
         return None
     try:
-        return datetime.fromtimestamp(seconds, tz=timezone.utc)
-    except (OverflowError, OSError, ValueError):
+        return epoch_to_datetime(int(value))
+    except (TypeError, ValueError, OverflowError):
         return None
-
-
-def _iter_utf8_encoded(text, chunk_size=DEFAULT_DOWNLOAD_CHUNK_SIZE):
-    """The UTF-8 encoding of text, in pieces (same bytes as text.encode()).
-
-    A lone surrogate (which only broken JSON could contain) is passed
-    through as its raw bytes, for the lenient MIME parser to replace.
-    """
-    for start in range(0, len(text), chunk_size):
-        yield text[start : start + chunk_size].encode("utf-8", "surrogatepass")
-
-
-def _iter_base64_decoded(text, chunk_size=DEFAULT_DOWNLOAD_CHUNK_SIZE):
-    """base64.b64decode(text), in pieces.
-
-    Like b64decode, characters outside the base64 alphabet (e.g. line
-    breaks) are skipped, and bad padding raises binascii.Error (a
-    ValueError). Base64 padded only at its end decodes the same in groups of
-    four characters; anything odder is decoded in one go, as b64decode would.
-    """
-    if _PADDING_BEFORE_DATA.search(text):
-        yield base64.b64decode(text)
-        return
-    pending = ""
-    for start in range(0, len(text), chunk_size):
-        pending += _NON_BASE64.sub("", text[start : start + chunk_size])
-        complete = len(pending) - len(pending) % 4
-        if complete:
-            yield base64.b64decode(pending[:complete])
-            pending = pending[complete:]
-    if pending.strip("="):
-        yield base64.b64decode(pending)
