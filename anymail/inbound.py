@@ -3,6 +3,7 @@
 import re
 import warnings
 from base64 import b64decode
+from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage
 from email.parser import BytesFeedParser, BytesParser, HeaderParser
 from email.policy import default as default_policy
@@ -19,6 +20,11 @@ from .utils import (
 
 #: An RFC 5322 header field name: printable ASCII other than the colon
 _FIELD_NAME = re.compile(r"[!-9;-~]+")
+
+#: Makes a plain-text header object for any name (the fallback for values the
+#: name's own header parser rejects)
+_UNSTRUCTURED_HEADERS = HeaderRegistry(use_default_map=False)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 MULTIPART_BYTES_ERROR = (
     "get_content_bytes() is not valid on multipart messages "
@@ -276,10 +282,10 @@ class AnymailInboundMessage(EmailMessage):
         """Add a header, accepting any value an ESP may report.
 
         Unlike add_header(), this never fails: repeated Subject or Date headers
-        are kept, line breaks are unfolded, and a value the policy's header
-        parser chokes on is stored unparsed (as the email parser would store it;
-        reading it may then fail, just as for a parsed message). A name that
-        isn't a valid header field name is skipped.
+        are kept, line breaks are unfolded, and a value the policy's parser
+        for that header chokes on (a malformed Message-ID, say) is kept as
+        plain text, readable like any unstructured header. A name that isn't a
+        valid header field name is skipped.
         """
         if not _FIELD_NAME.fullmatch(name):
             return
@@ -287,10 +293,9 @@ class AnymailInboundMessage(EmailMessage):
         try:
             header = self.policy.header_store_parse(name, value)
         except Exception:  # the stdlib's header parsers raise assorted errors
-            # (a lone surrogate, which JSON can carry, is kept as its raw bytes)
-            source = value.encode("utf-8", "surrogatepass")
-            raw = source.decode("ascii", "surrogateescape")
-            header = self.policy.header_source_parse([f"{name}: {raw}"])
+            # (lone surrogates, which JSON can carry, become U+FFFD)
+            text = _SURROGATE.sub("\ufffd", value)
+            header = (name, _UNSTRUCTURED_HEADERS(name, text))
         self._headers.append(header)
 
     @classmethod
