@@ -5,17 +5,19 @@ import warnings
 from base64 import b64decode
 from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage
-from email.parser import BytesFeedParser, BytesParser, HeaderParser
+from email.parser import BytesFeedParser, HeaderParser
 from email.policy import default as default_policy
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from .exceptions import AnymailDeprecationWarning
 from .utils import (
+    DEFAULT_DOWNLOAD_CHUNK_SIZE,
     angle_wrap,
     parse_address_list,
     parse_rfc2822date,
     unfold_header_value,
+    utf8_encoded_chunks,
 )
 
 #: An RFC 5322 header field name: printable ASCII other than the colon
@@ -209,11 +211,20 @@ class AnymailInboundMessage(EmailMessage):
         """Parse a message from a str (parsed as its UTF-8 bytes)."""
         if not isinstance(s, str):
             raise TypeError(f"parse_raw_mime needs a str, not {type(s).__name__}")
-        return cls.parse_raw_mime_bytes(s.encode("utf-8"))
+        return cls.parse_raw_mime_chunks(utf8_encoded_chunks(s))
 
     @classmethod
     def parse_raw_mime_bytes(cls, b):
-        return BytesParser(cls, policy=default_policy).parsebytes(b)
+        """Parse a message from bytes.
+
+        (Fed to the parser in pieces, which holds less in memory than the
+        stdlib's BytesParser: that decodes a whole copy of the input first.)
+        """
+        view = memoryview(b)
+        size = DEFAULT_DOWNLOAD_CHUNK_SIZE
+        return cls.parse_raw_mime_chunks(
+            bytes(view[start : start + size]) for start in range(0, len(view), size)
+        )
 
     @classmethod
     def parse_raw_mime_chunks(cls, chunks):

@@ -1,6 +1,6 @@
 """Run the benchmarks and print a results table (``make bench``).
 
-    python -m bench.run [--only cpu,send,memory] [--quick] [--strict]
+    python -m bench.run [--only cpu,send,memory,inbound] [--quick] [--strict]
 
 Exit status is 0 even when a target is missed, unless ``--strict`` is given (then
 1 if any target is missed or a benchmark errors). Timings depend on the machine and
@@ -16,7 +16,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-from . import cpu, memory, send_vs_raw
+from . import cpu, inbound, memory, send_vs_raw
 from .common import Result, print_table, setup_django
 
 #: name -> (description, run(quick) -> results)
@@ -32,6 +32,10 @@ BENCHMARKS: dict[str, tuple[str, Callable[[bool], list[Result]]]] = {
     "memory": (
         "peak memory growth with a 20 MB attachment",
         lambda quick: memory.run(),
+    ),
+    "inbound": (
+        "peak memory parsing an inbound message with a 20 MB attachment",
+        lambda quick: inbound.run(),
     ),
 }
 

@@ -527,3 +527,17 @@ def test_attached_message_bytes_need_not_be_utf8():
     )
     att = M.construct_attachment("message/rfc822", source)
     assert att.get_payload(0).text == "déjà\n"
+
+
+@pytest.mark.parametrize("line_ending", [b"\n", b"\r\n", b"\r"])
+def test_parse_raw_mime_bytes_matches_stdlib_bytes_parser(line_ending):
+    from email.parser import BytesParser
+    from email.policy import default
+
+    raw = MULTIPART.replace(b"\n", line_ending)
+    raw = raw.replace(b"Inner body.", b"Inner body. " + b"x" * 200_000)
+    expected = BytesParser(M, policy=default).parsebytes(raw)
+    parsed = M.parse_raw_mime_bytes(raw)
+    assert parsed.as_bytes() == expected.as_bytes()
+    assert [type(d) for d in parsed.defects] == [type(d) for d in expected.defects]
+    assert parsed.text == expected.text
