@@ -615,10 +615,19 @@ def get_anymail_setting(
         raise AnymailInvalidMailer(
             f"OPTIONS must define '{name}'", alias=kwargs["alias"]
         )
+    raise missing_setting_error(setting, allow_bare=allow_bare)
+
+
+def missing_setting_error(setting, allow_bare=False):
+    """The AnymailConfigurationError for a required setting (its full name) left unset.
+
+    It names the places the setting can go: the ANYMAIL dict, ANYMAIL_<SETTING>,
+    and (if allow_bare) the bare <SETTING>.
+    """
     message = f"You must set ANYMAIL = {{'{setting}': ...}} or ANYMAIL_{setting}"
     if allow_bare:
         message += f" or {setting}"
-    raise AnymailConfigurationError(message + " in your Django settings")
+    return AnymailConfigurationError(message + " in your Django settings")
 
 
 # ---------------------------------------------------------------------------
@@ -630,14 +639,15 @@ _NON_BASE64 = re.compile(r"[^A-Za-z0-9+/=]+")
 _PADDING_BEFORE_DATA = re.compile(r"=[^A-Za-z0-9+/]*[A-Za-z0-9+/]")
 
 
-def utf8_encoded_chunks(text, size=DEFAULT_DOWNLOAD_CHUNK_SIZE):
+def utf8_encoded_chunks(text, size=DEFAULT_DOWNLOAD_CHUNK_SIZE, errors="surrogatepass"):
     """The UTF-8 encoding of text, in pieces of `size` characters.
 
-    A lone surrogate (which JSON can carry) is passed through as its raw bytes,
-    for the lenient MIME parser to replace, rather than failing.
+    A lone surrogate (which JSON can carry) never fails: by default it is
+    passed through as its raw bytes, for the lenient MIME parser to replace;
+    errors="replace" makes it "?" instead.
     """
     for start in range(0, len(text), size):
-        yield text[start : start + size].encode("utf-8", "surrogatepass")
+        yield text[start : start + size].encode("utf-8", errors)
 
 
 def base64_decoded_chunks(text, size=DEFAULT_DOWNLOAD_CHUNK_SIZE):

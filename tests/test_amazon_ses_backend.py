@@ -26,6 +26,7 @@ from django.core.mail import BadHeaderError
 from django.core.mail.backends.base import BaseEmailBackend
 from django.test import override_settings
 
+from anymail._boto import boto_client_config
 from anymail.backends.amazon_ses import EmailBackend
 from anymail.exceptions import (
     AnymailAPIError,
@@ -165,6 +166,34 @@ class TestImport:
             '(Be sure to use `pip install "django-anymail[amazon-ses]"`.)'
         )
         assert isinstance(excinfo.value, ImportError)
+
+
+class TestBotoClientConfig:
+    """anymail._boto.boto_client_config, shared with the Amazon SES webhooks."""
+
+    def test_user_agent(self):
+        config = boto_client_config("Amazon SES")
+        assert isinstance(config, Config)
+        assert config.user_agent_extra == USER_AGENT_EXTRA
+
+    def test_merges_user_config_dict(self):
+        user_config = {"connect_timeout": 5, "retries": {"max_attempts": 2}}
+        config = boto_client_config("Amazon SES", user_config)
+        assert config.connect_timeout == 5
+        assert config.retries == {"max_attempts": 2}
+        assert config.user_agent_extra == USER_AGENT_EXTRA
+        assert user_config == {"connect_timeout": 5, "retries": {"max_attempts": 2}}
+
+    def test_user_config_object_wins(self):
+        user_config = Config(user_agent_extra="my-app/1.0", region_name="eu-west-1")
+        config = boto_client_config("Amazon SES", user_config)
+        assert config.user_agent_extra == "my-app/1.0"
+        assert config.region_name == "eu-west-1"
+        assert config is not user_config
+
+    def test_esp_id_in_user_agent(self):
+        config = boto_client_config("Some ESP")
+        assert config.user_agent_extra.endswith("-some-esp")
 
 
 class TestBotoCalls:

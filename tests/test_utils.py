@@ -51,6 +51,7 @@ from anymail.utils import (
     merge_dicts_deep,
     merge_dicts_one_level,
     merge_dicts_shallow,
+    missing_setting_error,
     parse_address_list,
     parse_rfc2822date,
     parse_single_address,
@@ -1112,6 +1113,19 @@ def test_setting_missing_error_without_esp():
     )
 
 
+def test_missing_setting_error():
+    err = missing_setting_error("ESP_WEBHOOK_KEY")
+    assert isinstance(err, AnymailConfigurationError)
+    assert str(err) == (
+        "You must set ANYMAIL = {'ESP_WEBHOOK_KEY': ...} or ANYMAIL_ESP_WEBHOOK_KEY"
+        " in your Django settings"
+    )
+    assert str(missing_setting_error("ESP_WEBHOOK_KEY", allow_bare=True)) == (
+        "You must set ANYMAIL = {'ESP_WEBHOOK_KEY': ...} or ANYMAIL_ESP_WEBHOOK_KEY"
+        " or ESP_WEBHOOK_KEY in your Django settings"
+    )
+
+
 def test_setting_missing_with_alias_raises_invalid_mailer():
     kwargs = {"alias": "default", "other": 1}
     with pytest.raises(AnymailInvalidMailer) as excinfo:
@@ -1448,6 +1462,11 @@ def test_utf8_encoded_chunks(size):
 def test_utf8_encoded_chunks_pass_lone_surrogates():
     assert b"".join(utf8_encoded_chunks("a\ud800b", 2)) == b"a\xed\xa0\x80b"
     assert list(utf8_encoded_chunks("")) == []
+
+
+def test_utf8_encoded_chunks_errors():
+    chunks = utf8_encoded_chunks("a\ud800b\u00e9", 2, errors="replace")
+    assert b"".join(chunks) == b"a?b\xc3\xa9"
 
 
 @pytest.mark.parametrize("size", [1, 3, 4, 5, 7, 61, 64, 1000])

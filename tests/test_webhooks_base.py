@@ -8,10 +8,11 @@ from datetime import datetime, timezone
 from unittest import mock
 
 import pytest
+import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.core.exceptions import PermissionDenied
-from django.test import override_settings
+from django.test import RequestFactory, override_settings
 from django.urls import path
 
 from anymail.exceptions import (
@@ -20,19 +21,26 @@ from anymail.exceptions import (
     AnymailInsecureWebhookWarning,
     AnymailWebhookValidationFailure,
 )
+from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailTrackingEvent, tracking
 from anymail.webhooks.base import (
     AnymailBaseWebhookView,
     AnymailBasicAuthMixin,
     AnymailCoreWebhookView,
+    check_body_hmac_signature,
+    download_raw_message,
     epoch_to_datetime,
+    form_fields,
     get_id,
     get_list,
     get_object,
     get_str,
+    hmac_sha256_hexdigest,
     load_json,
     load_public_key,
+    optional_iso_datetime,
     parse_iso_datetime,
+    signing_key_bytes,
     single_addr_spec,
 )
 
@@ -528,6 +536,56 @@ class TestParseIsoDatetime:
             parse_iso_datetime(value)
 
 
+class TestOptionalIsoDatetime:
+    def test_parses(self):
+        assert optional_iso_datetime("2024-01-15T10:30:45Z") == datetime(
+            2024, 1, 15, 10, 30, 45, tzinfo=timezone.utc
+        )
+
+    @pytest.mark.parametrize(
+        "value",
+        [None, 1700000000, ["2024-01-15"], "", "yesterday", "2024-13-01T00:00:00Z"],
+    )
+    def test_unusable_is_none(self, value):
+        assert optional_iso_datetime(value) is None
+
+
+class TestFormFields:
+    def test_form_post(self):
+        request = RequestFactory().post(
+            "/", "a=1&b=two&b=three", content_type="application/x-www-form-urlencoded"
+        )
+        fields = form_fields(request)
+        assert fields["a"] == "1"
+        assert fields.getlist("b") == ["two", "three"]
+
+    def test_unparseable_multipart_is_value_error(self):
+        request = RequestFactory().post(
+            "/", b"--x\r\nnot a multipart body", content_type="multipart/form-data"
+        )
+        with pytest.raises(ValueError, match="^Unparseable form body: "):
+            form_fields(request)
+
+
+class TestDownloadRawMessage:
+    def test_parses_the_download(self, requests_mock):
+        requests_mock.set_response(200, b"Subject: Hi\r\n\r\nBody\r\n")
+        message = download_raw_message("https://files.example.com/raw?sig=x", 4)
+        assert isinstance(message, AnymailInboundMessage)
+        assert message["Subject"] == "Hi"
+        assert message.get_content_text() == "Body\n"
+        call = requests_mock.last_call
+        assert call["method"].upper() == "GET"
+        assert call["url"] == "https://files.example.com/raw?sig=x"
+        assert call["stream"] is True
+        assert "Authorization" not in (call.get("headers") or {})
+
+    def test_http_error(self, requests_mock):
+        requests_mock.set_response(403, b"expired")
+        with pytest.raises(requests.HTTPError):
+            download_raw_message("https://files.example.com/raw", 4)
+
+
 @pytest.mark.parametrize(
     "address, expected",
     [
@@ -611,3 +669,78 @@ class TestLoadPublicKey:
             pytest.raises(AnymailImproperlyInstalled, match=r"anymail\[test\]"),
         ):
             self.load(self.base64_body(self.RSA_KEY))
+
+
+class TestSigningKeyBytes:
+    def key_bytes(self, key, allow_bare=False):
+        return signing_key_bytes(
+            key, setting_name="TEST_SECRET", esp_name="Test ESP", allow_bare=allow_bare
+        )
+
+    def test_text_or_bytes(self):
+        assert self.key_bytes("s3cret") == b"s3cret"
+        assert self.key_bytes(b"\xffraw") == b"\xffraw"
+
+    @pytest.mark.parametrize("key", [None, "", b""])
+    def test_missing_or_empty(self, key):
+        with pytest.raises(AnymailConfigurationError) as excinfo:
+            self.key_bytes(key)
+        assert str(excinfo.value) == (
+            "You must set ANYMAIL = {'TEST_SECRET': ...} or ANYMAIL_TEST_SECRET"
+            " in your Django settings"
+        )
+        with pytest.raises(AnymailConfigurationError, match="or TEST_SECRET in"):
+            self.key_bytes(key, allow_bare=True)
+
+    def test_not_ascii(self):
+        with pytest.raises(AnymailConfigurationError) as excinfo:
+            self.key_bytes("s\u00e9cret")
+        assert str(excinfo.value) == (
+            "TEST_SECRET must be ASCII text: use it exactly as Test ESP shows it"
+        )
+
+
+class TestHmacSignatures:
+    def test_hmac_sha256_hexdigest(self):
+        # RFC 4231 test case 2
+        assert hmac_sha256_hexdigest(b"Jefe", b"what do ya want for nothing?") == (
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        )
+
+    def check(self, body, signature=None):
+        headers = {} if signature is None else {"X-Test-Signature": signature}
+        request = RequestFactory().post(
+            "/", body, content_type="application/json", headers=headers
+        )
+        check_body_hmac_signature(
+            request,
+            header="X-Test-Signature",
+            key=b"key",
+            esp_name="Test ESP",
+            setting_name="TEST_SECRET",
+        )
+
+    def test_body_signature(self):
+        self.check(b"{}", hmac_sha256_hexdigest(b"key", b"{}"))
+
+    def test_missing(self):
+        with pytest.raises(AnymailWebhookValidationFailure) as excinfo:
+            self.check(b"{}")
+        assert str(excinfo.value) == "Test ESP webhook called without signature"
+
+    @pytest.mark.parametrize(
+        "signature",
+        [
+            hmac_sha256_hexdigest(b"key", b"[]"),  # another body's
+            hmac_sha256_hexdigest(b"other", b"{}"),  # another key's
+            hmac_sha256_hexdigest(b"key", b"{}").upper(),
+            "",
+        ],
+    )
+    def test_incorrect(self, signature):
+        with pytest.raises(AnymailWebhookValidationFailure) as excinfo:
+            self.check(b"{}", signature)
+        assert str(excinfo.value) == (
+            "Test ESP webhook called with incorrect signature"
+            " (check Anymail TEST_SECRET setting)"
+        )

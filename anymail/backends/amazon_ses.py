@@ -5,11 +5,9 @@ SendEmail; messages with a template_id use SendBulkEmail (one entry per `to`).
 """
 
 import copy
-from collections.abc import Mapping
 from email import encoders
 from email.message import Message
 
-from .._version import __version__
 from ..exceptions import AnymailAPIError, AnymailImproperlyInstalled
 from ..message import AnymailRecipientStatus
 from ..utils import (
@@ -23,8 +21,9 @@ from .base import AnymailBaseBackend, BasePayload, DeferredMergeMixin
 
 try:
     import boto3
-    from botocore.client import Config
     from botocore.exceptions import BotoCoreError, ClientError
+
+    from .._boto import boto_client_config
 except ImportError as err:
     raise AnymailImproperlyInstalled(
         missing_package="boto3", install_extra="amazon-ses"
@@ -67,20 +66,12 @@ class EmailBackend(AnymailBaseBackend):
         self.message_tag_name = get_anymail_setting(
             "message_tag_name", esp_name=esp_name, kwargs=kwargs, default=None
         )
-        client_params["config"] = self._client_config(client_params.get("config"))
+        client_params["config"] = boto_client_config(
+            esp_name, client_params.get("config")
+        )
         self.client_params = client_params
         super().__init__(**kwargs)
         self.client = None
-
-    def _client_config(self, user_config):
-        """A botocore Config with Anymail's user agent, overridden by user_config."""
-        esp_id = self.esp_name.lower().replace(" ", "-")
-        config = Config(user_agent_extra=f"django-anymail/{__version__}-{esp_id}")
-        if isinstance(user_config, Mapping):
-            user_config = Config(**user_config)
-        if user_config is not None:
-            config = config.merge(user_config)  # user's values win
-        return config
 
     def open(self):
         if self.client is not None:

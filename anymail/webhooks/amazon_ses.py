@@ -23,9 +23,7 @@ from contextlib import ExitStack, closing
 from datetime import timezone
 
 from django.http import HttpResponse
-from django.utils.dateparse import parse_datetime
 
-from .._version import __version__
 from ..exceptions import (
     AnymailAPIError,
     AnymailConfigurationError,
@@ -42,7 +40,7 @@ from ..signals import (
     tracking,
 )
 from ..utils import DEFAULT_DOWNLOAD_CHUNK_SIZE, get_anymail_setting
-from .base import AnymailBaseWebhookView
+from .base import AnymailBaseWebhookView, optional_iso_datetime
 
 
 class _NotInstalledError(Exception):
@@ -55,12 +53,13 @@ class _NotInstalledError(Exception):
 
 try:
     import boto3
-    from botocore.client import Config as BotoConfig
     from botocore.exceptions import ClientError
+
+    from .._boto import boto_client_config
 except ImportError:
     # Reported when a view is created (see AmazonSESBaseWebhookView.__init__)
     boto3 = None
-    BotoConfig = None
+    boto_client_config = None
     ClientError = _NotInstalledError
 
 try:
@@ -299,7 +298,7 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
         thread-safe.)
         """
         client_params = {**self.client_params, **overrides}
-        client_params["config"] = _boto_client_config(
+        client_params["config"] = boto_client_config(
             self.esp_name, client_params.get("config")
         )
         session = boto3.session.Session(**self.session_params)
@@ -552,34 +551,10 @@ def _arn_region(arn):
     return fields[3]
 
 
-def _boto_client_config(esp_name, user_config=None):
-    """A botocore Config with Anymail's user agent, merged with user_config.
-
-    user_config (a Config or a dict of Config options) wins over Anymail's
-    defaults, including for user_agent_extra.
-    """
-    esp_id = esp_name.lower().replace(" ", "-")
-    config = BotoConfig(user_agent_extra=f"django-anymail/{__version__}-{esp_id}")
-    if isinstance(user_config, Mapping):
-        user_config = BotoConfig(**user_config)
-    if user_config is not None:
-        config = config.merge(user_config)
-    return config
-
-
 def _parse_sns_timestamp(value):
     """An SNS ISO-8601 Timestamp as an aware UTC datetime (None if invalid)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = parse_datetime(value)
-    except ValueError:  # well-formed but out of range
-        return None
-    if parsed is None:
-        return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    parsed = optional_iso_datetime(value)
+    return None if parsed is None else parsed.astimezone(timezone.utc)
 
 
 def _parse_sns_content(content, encoding):

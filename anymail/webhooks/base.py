@@ -6,12 +6,16 @@ signal per event. ESP views supply ``esp_name``, ``signal`` and
 ``parse_events(request)``, and may add ``validate_request(request)`` checks.
 """
 
+import hashlib
+import hmac
 import json
 import logging
 import warnings
 from datetime import datetime, timezone
 
+import requests
 from django.http import HttpResponse, HttpResponseBadRequest
+from django.http.multipartparser import MultiPartParserError
 from django.utils.crypto import constant_time_compare
 from django.utils.dateparse import parse_datetime
 from django.utils.decorators import method_decorator
@@ -25,10 +29,12 @@ from ..exceptions import (
     AnymailInvalidAddress,
     AnymailWebhookValidationFailure,
 )
+from ..inbound import AnymailInboundMessage
 from ..utils import (
     collect_all_methods,
     get_anymail_setting,
     get_request_basic_auth,
+    missing_setting_error,
     parse_single_address,
 )
 
@@ -191,6 +197,18 @@ def load_json(body, expected_type=None):
     return data
 
 
+def form_fields(request):
+    """request.POST, with a body Django can't parse as a form raising ValueError.
+
+    (Django raises MultiPartParserError for, e.g., multipart without a
+    boundary; as a ValueError it gets the base view's "malformed payload" 400.)
+    """
+    try:
+        return request.POST
+    except MultiPartParserError as err:
+        raise ValueError(f"Unparseable form body: {err}") from err
+
+
 def get_str(data, key):
     """data[key] if it is a str; None if missing or null; TypeError otherwise."""
     value = data.get(key)
@@ -258,6 +276,31 @@ def parse_iso_datetime(value):
     return parsed
 
 
+def optional_iso_datetime(value):
+    """parse_iso_datetime(value), or None for anything it would refuse.
+
+    (For timestamps that don't matter enough to reject a payload over:
+    missing, null, not a string, or not a valid ISO 8601 datetime.)
+    """
+    try:
+        return parse_iso_datetime(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def download_raw_message(url, chunk_size):
+    """The AnymailInboundMessage at `url`, parsed as it streams in.
+
+    For an ESP's download link that needs no auth (e.g. a presigned URL). An
+    HTTP error raises requests.HTTPError (a 500, so the ESP retries later).
+    """
+    with requests.get(url, stream=True) as response:
+        response.raise_for_status()
+        return AnymailInboundMessage.parse_raw_mime_chunks(
+            response.iter_content(chunk_size)
+        )
+
+
 def single_addr_spec(address):
     """The addr_spec of a str holding exactly one valid email address, else None."""
     if not isinstance(address, str):
@@ -270,6 +313,50 @@ def single_addr_spec(address):
 
 # ---------------------------------------------------------------------------
 # Signature checks
+
+
+def signing_key_bytes(key, *, setting_name, esp_name, allow_bare=False):
+    """A required signing key setting's value, as bytes for HMAC.
+
+    `setting_name` is the setting's full name (e.g. "MANDRILL_WEBHOOK_KEY");
+    `allow_bare` says whether the bare setting is read too (for the message).
+    AnymailConfigurationError if the key is missing or empty (an empty key
+    would let anyone sign requests), or is text that isn't ASCII.
+    """
+    if not key:
+        raise missing_setting_error(setting_name, allow_bare=allow_bare)
+    if isinstance(key, bytes):
+        return key
+    try:
+        return str(key).encode("ascii")
+    except UnicodeEncodeError:
+        raise AnymailConfigurationError(
+            f"{setting_name} must be ASCII text: use it exactly as {esp_name} shows it"
+        ) from None
+
+
+def hmac_sha256_hexdigest(key, msg):
+    """The lowercase hex HMAC-SHA256 of `msg` (bytes), keyed with `key` (bytes)."""
+    return hmac.new(key, msg, hashlib.sha256).hexdigest()
+
+
+def check_body_hmac_signature(request, *, header, key, esp_name, setting_name):
+    """Require the `header` header to be the hex HMAC-SHA256 of the request body.
+
+    Raises AnymailWebhookValidationFailure if the header is missing or
+    doesn't match (`setting_name` names the setting holding `key`, as a hint).
+    """
+    signature = request.headers.get(header)
+    if signature is None:
+        raise AnymailWebhookValidationFailure(
+            f"{esp_name} webhook called without signature"
+        )
+    expected = hmac_sha256_hexdigest(key, request.body)
+    if not constant_time_compare(signature, expected):
+        raise AnymailWebhookValidationFailure(
+            f"{esp_name} webhook called with incorrect signature"
+            f" (check Anymail {setting_name} setting)"
+        )
 
 
 def load_public_key(key, *, key_type, setting_name, hint, install_extra):

@@ -9,9 +9,6 @@ doesn't include attachment content there, so the inbound view downloads each
 attachment from Brevo's API (which is why it needs BREVO_API_KEY).
 """
 
-import json
-from email.headerregistry import HeaderRegistry
-from email.policy import default as default_policy
 from urllib.parse import quote
 
 import requests
@@ -26,7 +23,7 @@ from ..signals import (
     inbound,
     tracking,
 )
-from ..utils import get_anymail_setting, unfold_header_value
+from ..utils import get_anymail_setting
 from .base import (
     AnymailBaseWebhookView,
     epoch_to_datetime,
@@ -149,7 +146,7 @@ class BrevoInboundWebhookView(BrevoBaseWebhookView):
 
         # Every header comes from Brevo's "Headers" object (the separate From,
         # To, Subject... fields are just conveniences derived from them)
-        message = _construct_message(
+        message = AnymailInboundMessage.construct(
             headers=_header_items(item.get("Headers")),
             text=text,
             html=html,
@@ -224,10 +221,7 @@ def _parse_metadata(custom):
     """Anymail metadata from Brevo's X-Mailin-custom header (a JSON string)."""
     if not isinstance(custom, str) or not custom:
         return {}
-    metadata = json.loads(custom)  # invalid JSON: ValueError (→ 400)
-    if not isinstance(metadata, dict):
-        raise TypeError(f"Brevo X-Mailin-custom is not a JSON object: {custom!r}")
-    return metadata
+    return load_json(custom, dict)  # (invalid JSON: ValueError, a 400)
 
 
 def _parse_tags(esp_event):
@@ -260,47 +254,8 @@ def _header_items(headers):
                 continue
             if not isinstance(each, str):
                 raise TypeError(f"Brevo inbound header {name!r} is not a string")
-            items.append((name, unfold_header_value(each)))
+            items.append((name, each))
     return items
-
-
-#: Builds headers as plain unstructured text, without parsing their content
-_UNSTRUCTURED_HEADERS = HeaderRegistry(use_default_map=False)
-
-
-def _construct_message(headers, text, html, attachments):
-    """AnymailInboundMessage.construct(headers=headers, ...), every header readable.
-
-    construct() stores a value the email package's header parser chokes on as
-    unparsed source, which fails again when read. Here it is kept as
-    unstructured text instead, so reading it gives the raw value. The headers
-    go where construct() puts them: before its MIME-Version and Content-Type,
-    which replace the message's own.
-    """
-    message = AnymailInboundMessage.construct(
-        text=text, html=html, attachments=attachments
-    )
-    mime_headers = list(message.raw_items())
-    for name, _ in mime_headers:
-        del message[name]
-    for name, value in headers:
-        if name.lower() not in ("mime-version", "content-type"):
-            message.set_raw(name, _parsed_header(name, value))
-    for name, value in mime_headers:
-        message.set_raw(name, value)
-    return message
-
-
-def _parsed_header(name, value):
-    """The email package's header object for name: value.
-
-    If its parser fails on the value, the value is kept as unstructured text
-    (so reading the header gives the raw value rather than an error).
-    """
-    try:
-        return default_policy.header_factory(name, value)
-    except Exception:  # the stdlib parser can raise nearly anything here
-        return _UNSTRUCTURED_HEADERS(name, value)
 
 
 def _header_addr_spec(message, header):

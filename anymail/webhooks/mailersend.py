@@ -8,15 +8,7 @@ MAILERSEND_INBOUND_SECRET. (The shared WEBHOOK_SECRET basic auth is also
 checked, when set.)
 """
 
-import hashlib
-import hmac
-import json
-from datetime import timezone
-
-from django.utils.crypto import constant_time_compare
-from django.utils.dateparse import parse_datetime
-
-from ..exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
+from ..exceptions import AnymailConfigurationError
 from ..inbound import AnymailInboundMessage
 from ..signals import (
     AnymailInboundEvent,
@@ -26,8 +18,16 @@ from ..signals import (
     inbound,
     tracking,
 )
-from ..utils import DEFAULT_DOWNLOAD_CHUNK_SIZE, get_anymail_setting
-from .base import AnymailBaseWebhookView
+from ..utils import get_anymail_setting, utf8_encoded_chunks
+from .base import (
+    AnymailBaseWebhookView,
+    check_body_hmac_signature,
+    get_object,
+    get_str,
+    load_json,
+    optional_iso_datetime,
+    signing_key_bytes,
+)
 
 SIGNATURE_HEADER = "Signature"
 INBOUND_TYPE = "inbound.message"
@@ -55,7 +55,9 @@ class MailerSendBaseWebhookView(AnymailBaseWebhookView):
             default=None,
         )
         #: the secret as bytes, the HMAC key
-        self.signing_secret = self._secret_bytes(secret)
+        self.signing_secret = signing_key_bytes(
+            secret, setting_name=self.secret_setting, esp_name=self.esp_name
+        )
         super().__init__(**kwargs)
 
     @property
@@ -63,41 +65,17 @@ class MailerSendBaseWebhookView(AnymailBaseWebhookView):
         """The full setting name, e.g. MAILERSEND_SIGNING_SECRET."""
         return f"MAILERSEND_{self.secret_setting_name.upper()}"
 
-    def _secret_bytes(self, secret):
-        if not secret:
-            # missing, None or "" (an empty key would let anyone sign calls)
-            setting = self.secret_setting
-            raise AnymailConfigurationError(
-                f"You must set ANYMAIL = {{'{setting}': ...}} or ANYMAIL_{setting}"
-                " in your Django settings"
-            )
-        if isinstance(secret, bytes):
-            return secret
-        try:
-            return str(secret).encode("ascii")
-        except UnicodeEncodeError:
-            raise AnymailConfigurationError(
-                f"{self.secret_setting} must be ASCII text: use the secret"
-                " exactly as MailerSend shows it"
-            ) from None
-
     def validate_request(self, request):
         # Basic auth (when WEBHOOK_SECRET is set) is checked first, so its
         # failure is the one reported; the base's own run repeats it harmlessly
         super().validate_request(request)
-        signature = request.headers.get(SIGNATURE_HEADER)
-        if signature is None:
-            raise AnymailWebhookValidationFailure(
-                "MailerSend webhook called without signature"
-            )
-        expected = hmac.new(
-            key=self.signing_secret, msg=request.body, digestmod=hashlib.sha256
-        ).hexdigest()
-        if not constant_time_compare(signature, expected):
-            raise AnymailWebhookValidationFailure(
-                "MailerSend webhook called with incorrect signature"
-                f" (check Anymail {self.secret_setting} setting)"
-            )
+        check_body_hmac_signature(
+            request,
+            header=SIGNATURE_HEADER,
+            key=self.signing_secret,
+            esp_name=self.esp_name,
+            setting_name=self.secret_setting,
+        )
 
     @staticmethod
     def load_esp_event(request):
@@ -105,12 +83,7 @@ class MailerSendBaseWebhookView(AnymailBaseWebhookView):
 
         MailerSend escapes "/" as "\\/" in its JSON; any JSON parser undoes that.
         """
-        esp_event = json.loads(request.body)
-        if not isinstance(esp_event, dict):
-            raise TypeError(
-                f"MailerSend webhook payload is not a JSON object: {type(esp_event)}"
-            )
-        return esp_event
+        return load_json(request.body, dict)
 
 
 class MailerSendTrackingWebhookView(MailerSendBaseWebhookView):
@@ -151,7 +124,7 @@ class MailerSendTrackingWebhookView(MailerSendBaseWebhookView):
         return [self.esp_to_anymail_event(esp_event)]
 
     def esp_to_anymail_event(self, esp_event):
-        activity = _object(esp_event["data"], "data")
+        activity = get_object(esp_event, "data") or {}
         # The activity's own type ("hard_bounced"), not the top-level
         # "activity.hard_bounced"; required
         activity_type = activity["type"]
@@ -159,15 +132,15 @@ class MailerSendTrackingWebhookView(MailerSendBaseWebhookView):
             raise TypeError(
                 f"MailerSend activity type is not a string: {activity_type!r}"
             )
-        email = _object(activity.get("email"), "data.email")
-        message = _object(email.get("message"), "data.email.message")
-        recipient = _object(email.get("recipient"), "data.email.recipient")
-        morph = _object(activity.get("morph"), "data.morph")
+        email = get_object(activity, "email") or {}
+        message = get_object(email, "message") or {}
+        recipient = get_object(email, "recipient") or {}
+        morph = get_object(activity, "morph") or {}
 
         morph_object = morph.get("object")
         event = AnymailTrackingEvent(
             event_type=self.event_types.get(activity_type, EventType.UNKNOWN),
-            timestamp=_parse_iso_datetime(activity.get("created_at")),
+            timestamp=optional_iso_datetime(get_str(activity, "created_at")),
             event_id=activity.get("id"),
             esp_event=esp_event,
             message_id=message.get("id"),
@@ -211,7 +184,7 @@ class MailerSendInboundWebhookView(MailerSendBaseWebhookView):
         return [self.esp_to_anymail_event(esp_event)]
 
     def esp_to_anymail_event(self, esp_event):
-        message_data = _object(esp_event["data"], "data")
+        message_data = get_object(esp_event, "data") or {}
         raw = message_data["raw"]
         if not isinstance(raw, str):
             raise TypeError(
@@ -224,7 +197,11 @@ class MailerSendInboundWebhookView(MailerSendBaseWebhookView):
         # JSON's own text, html, headers and attachments are not used). It is
         # encoded and parsed a piece at a time, so a big message isn't held
         # again in full as bytes.
-        message = AnymailInboundMessage.parse_raw_mime_chunks(_utf8_chunks(raw))
+        # (Unpaired surrogates, valid JSON escapes but not encodable, become
+        # "?": the parser is lenient with the rest of the message too.)
+        message = AnymailInboundMessage.parse_raw_mime_chunks(
+            utf8_encoded_chunks(raw, errors="replace")
+        )
         message.envelope_sender = envelope_sender
         message.envelope_recipient = envelope_recipient
         # MailerSend gives no spam verdict or score (its spf_check and
@@ -232,71 +209,32 @@ class MailerSendInboundWebhookView(MailerSendBaseWebhookView):
 
         return AnymailInboundEvent(
             event_type=EventType.INBOUND,
-            timestamp=_parse_iso_datetime(message_data.get("created_at")),
+            timestamp=optional_iso_datetime(get_str(message_data, "created_at")),
             event_id=message_data.get("id"),
             esp_event=esp_event,
             message=message,
         )
 
 
-def _object(value, name):
-    """value if it is a JSON object, {} for null/missing; TypeError otherwise."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise TypeError(f"MailerSend {name} is not an object: {value!r}")
-    return value
-
-
-def _optional_email(value, name):
-    if value is not None and not isinstance(value, str):
-        raise TypeError(f"MailerSend {name} is not a string: {value!r}")
-    return value
-
-
 def _envelope_sender(message_data):
     """data.sender.email (None when MailerSend doesn't give it)."""
-    sender = _object(message_data.get("sender"), "data.sender")
-    return _optional_email(sender.get("email"), "data.sender.email")
+    sender = get_object(message_data, "sender") or {}
+    return get_str(sender, "email")
 
 
 def _envelope_recipient(message_data):
     """The first of data.recipients.rcptTo (None when there isn't one)."""
-    recipients = _object(message_data.get("recipients"), "data.recipients")
+    recipients = get_object(message_data, "recipients") or {}
     rcpt_to = recipients.get("rcptTo")
     if not rcpt_to:
         return None
     if not isinstance(rcpt_to, list):
         raise TypeError(f"MailerSend data.recipients.rcptTo is not a list: {rcpt_to!r}")
-    first = _object(rcpt_to[0], "data.recipients.rcptTo[0]")
-    return _optional_email(first.get("email"), "data.recipients.rcptTo[0].email")
-
-
-def _parse_iso_datetime(value):
-    """An aware datetime from MailerSend's ISO 8601 timestamps.
-
-    "2023-02-27T21:09:49.506000Z" → 2023-02-27 21:09:49.506 UTC. A time without
-    an offset is taken as UTC. None when missing, null or not a date Django's
-    parse_datetime understands; TypeError when not a string at all.
-    """
-    if value is None:
+    first = rcpt_to[0]
+    if first is None:
         return None
-    if not isinstance(value, str):
-        raise TypeError(f"MailerSend created_at is not a string: {value!r}")
-    try:
-        parsed = parse_datetime(value)
-    except ValueError:  # well-formed but out of range (e.g. month 13)
-        return None
-    if parsed is not None and parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed
-
-
-def _utf8_chunks(text, size=DEFAULT_DOWNLOAD_CHUNK_SIZE):
-    """UTF-8 encode text a piece at a time.
-
-    Unpaired surrogates (valid JSON escapes, but not encodable) become "?"
-    rather than failing: the parser is lenient with the rest of the message too.
-    """
-    for start in range(0, len(text), size):
-        yield text[start : start + size].encode("utf-8", errors="replace")
+    if not isinstance(first, dict):
+        raise TypeError(
+            f"MailerSend data.recipients.rcptTo[0] is not an object: {first!r}"
+        )
+    return get_str(first, "email")

@@ -19,12 +19,9 @@ key. Both views check it on every POST, so they don't need WEBHOOK_SECRET
 basic auth to be secure (they still enforce it when you set one).
 """
 
-import hashlib
-import hmac
 import json
 import re
 
-from django.http.multipartparser import MultiPartParserError
 from django.utils.crypto import constant_time_compare
 
 from ..exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
@@ -46,6 +43,8 @@ from ..utils import (
 from .base import (
     AnymailBaseWebhookView,
     epoch_to_datetime,
+    form_fields,
+    hmac_sha256_hexdigest,
     load_json,
     single_addr_spec,
 )
@@ -127,11 +126,9 @@ class MailgunBaseWebhookView(AnymailBaseWebhookView):
             timestamp, token, signature = self._json_signature_fields(request)
         else:
             timestamp, token, signature = self._form_signature_fields(request)
-        expected = hmac.new(
-            key=self.webhook_signing_key,
-            msg=f"{timestamp}{token}".encode("ascii"),
-            digestmod=hashlib.sha256,
-        ).hexdigest()
+        expected = hmac_sha256_hexdigest(
+            self.webhook_signing_key, f"{timestamp}{token}".encode("ascii")
+        )
         if not constant_time_compare(signature, expected):
             raise AnymailWebhookValidationFailure(
                 "Mailgun webhook called with incorrect signature"
@@ -151,7 +148,7 @@ class MailgunBaseWebhookView(AnymailBaseWebhookView):
 
     @staticmethod
     def _form_signature_fields(request):
-        post = _request_post(request)
+        post = form_fields(request)
         try:
             # QueryDict[...] is the last value: Mailgun's own, after any
             # same-named custom variable
@@ -213,7 +210,7 @@ class MailgunTrackingWebhookView(MailgunBaseWebhookView):
     def parse_events(self, request):
         if self._is_json(request):
             return [self.parse_json_event(load_json(request.body))]
-        return [self.parse_legacy_event(_request_post(request))]
+        return [self.parse_legacy_event(form_fields(request))]
 
     def parse_json_event(self, payload):
         """The AnymailTrackingEvent for a current-format (JSON) payload."""
@@ -386,7 +383,7 @@ class MailgunInboundWebhookView(MailgunBaseWebhookView):
                 " to Anymail's Mailgun *inbound* webhook URL."
                 " (Or Mailgun has changed inbound events to use json.)"
             )
-        post = _request_post(request)
+        post = form_fields(request)
         if "event" in post and post.getlist("event")[0] != "inbound":
             raise AnymailConfigurationError(
                 f"You seem to have set Mailgun's *{post.getlist('event')[0]}"
@@ -466,18 +463,6 @@ class MailgunInboundWebhookView(MailgunBaseWebhookView):
             _attachment_from_upload(files[field], content_ids.get(field))
             for _number, field in sorted(numbered)
         ]
-
-
-def _request_post(request):
-    """request.POST, with an unparseable multipart body as a ValueError.
-
-    (Django raises MultiPartParserError for e.g. a missing boundary; as a
-    ValueError it becomes the base view's 400 "malformed payload" answer.)
-    """
-    try:
-        return request.POST
-    except MultiPartParserError as err:
-        raise ValueError(f"Unparseable form body: {err}") from err
 
 
 def _wrap_message_id(message_id):

@@ -304,8 +304,7 @@ def _flatten_headers(headers):
     """Mailjet's Headers object → [(name, value), ...] in order.
 
     A value is a string, or a list of strings for a repeated header (one pair
-    each). A header whose value the email package can't read back is left
-    out (it is still in the esp_event).
+    each).
     """
     if headers is None:
         return []
@@ -320,20 +319,8 @@ def _flatten_headers(headers):
         for value in values:
             if not isinstance(value, str):
                 raise TypeError(f"Mailjet header {name!r} is not a string: {value!r}")
-            value = _clean_text(value)
-            if _is_readable_header(name, value):
-                flattened.append((name, value))
+            flattened.append((name, _clean_text(value)))
     return flattened
-
-
-def _is_readable_header(name, value):
-    probe = AnymailInboundMessage()
-    probe.append_raw_header(name, value)
-    try:
-        str(probe[name])
-    except Exception:  # the stdlib header parsers have some odd failure modes
-        return False
-    return True
 
 
 def _clean_text(text):

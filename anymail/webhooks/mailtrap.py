@@ -12,21 +12,12 @@ details from Mailtrap's inbound API, then streams the raw MIME from the
 (presigned) download link straight into the parser.
 """
 
-import hashlib
-import hmac
-import json
-from datetime import datetime, timedelta, timezone
 from typing import Any, TypedDict
 from urllib.parse import quote
 
 import requests
 
-from ..exceptions import (
-    AnymailAPIError,
-    AnymailConfigurationError,
-    AnymailWebhookValidationFailure,
-)
-from ..inbound import AnymailInboundMessage
+from ..exceptions import AnymailAPIError, AnymailConfigurationError
 from ..signals import (
     AnymailInboundEvent,
     AnymailTrackingEvent,
@@ -36,7 +27,15 @@ from ..signals import (
     tracking,
 )
 from ..utils import DEFAULT_DOWNLOAD_CHUNK_SIZE, get_anymail_setting
-from .base import MALFORMED_PAYLOAD_ERRORS, AnymailBaseWebhookView
+from .base import (
+    MALFORMED_PAYLOAD_ERRORS,
+    AnymailBaseWebhookView,
+    check_body_hmac_signature,
+    download_raw_message,
+    epoch_to_datetime,
+    get_str,
+    load_json,
+)
 
 # -- payload shapes (for type checkers only) -----------------------------------
 
@@ -127,21 +126,13 @@ class MailtrapWebhookView(AnymailBaseWebhookView):
         # Basic auth (when WEBHOOK_SECRET is set) first, as with other ESPs
         # whose signature check builds on it; it runs again harmlessly later.
         super().validate_request(request)
-        if self._signing_key is None:
-            return
-        try:
-            signature = request.headers["Mailtrap-Signature"]
-        except KeyError:
-            raise AnymailWebhookValidationFailure(
-                "Mailtrap webhook called without signature"
-            ) from None
-        expected = _hmac_sha256_hex(self._signing_key, request.body)
-        if not hmac.compare_digest(
-            signature.encode("utf-8", "replace"), expected.encode()
-        ):
-            raise AnymailWebhookValidationFailure(
-                "Mailtrap webhook called with incorrect signature"
-                f" (check Anymail {self.secret_setting_name} setting)"
+        if self._signing_key is not None:
+            check_body_hmac_signature(
+                request,
+                header="Mailtrap-Signature",
+                key=self._signing_key,
+                esp_name=self.esp_name,
+                setting_name=self.secret_setting_name,
             )
 
     @staticmethod
@@ -151,10 +142,7 @@ class MailtrapWebhookView(AnymailBaseWebhookView):
         A body that isn't shaped like that raises ValueError or TypeError,
         which the base view answers with a 400.
         """
-        payload = json.loads(request.body.decode("utf-8"))
-        if not isinstance(payload, dict):
-            raise TypeError(f"expected a JSON object, not {type(payload).__name__}")
-        events = payload.get("events", [])
+        events = load_json(request.body, dict).get("events", [])
         if not isinstance(events, list):
             raise TypeError("Mailtrap 'events' is not a JSON array")
         return events
@@ -218,7 +206,7 @@ class MailtrapTrackingWebhookView(MailtrapWebhookView):
                 "You seem to have set Mailtrap's *inbound* webhook"
                 " to Anymail's Mailtrap *tracking* webhook URL."
             )
-        category = _optional_str(esp_event, "category")
+        category = get_str(esp_event, "category")
         metadata = esp_event.get("custom_variables")
         if metadata is None:
             metadata = {}
@@ -227,19 +215,22 @@ class MailtrapTrackingWebhookView(MailtrapWebhookView):
         message_id = esp_event["message_id"]
         if not isinstance(message_id, str):
             raise TypeError("Mailtrap 'message_id' is not a string")
+        timestamp = epoch_to_datetime(esp_event["timestamp"])
+        if timestamp is None:
+            raise TypeError("Mailtrap 'timestamp' is null")
         return AnymailTrackingEvent(
             event_type=self.event_types.get(name, EventType.UNKNOWN),
-            timestamp=_epoch_to_datetime(esp_event["timestamp"]),
-            event_id=_optional_str(esp_event, "event_id"),
+            timestamp=timestamp,
+            event_id=get_str(esp_event, "event_id"),
             message_id=message_id,
-            recipient=_optional_str(esp_event, "email"),
+            recipient=get_str(esp_event, "email"),
             reject_reason=self.reject_reasons.get(name),
             description=None,
-            mta_response=_optional_str(esp_event, "response"),
+            mta_response=get_str(esp_event, "response"),
             tags=[category] if category else [],
             metadata=metadata,
-            click_url=_optional_str(esp_event, "url"),
-            user_agent=_optional_str(esp_event, "user_agent"),
+            click_url=get_str(esp_event, "url"),
+            user_agent=get_str(esp_event, "user_agent"),
             esp_event=esp_event,
         )
 
@@ -322,7 +313,10 @@ class MailtrapInboundWebhookView(MailtrapWebhookView):
             raise TypeError("Mailtrap 'message_id' is not a string")
         if inbox_id == "" or message_id == "":
             raise ValueError("Mailtrap inbox_id or message_id is empty")
-        timestamp = _epoch_ms_to_datetime(esp_event.get("timestamp"))
+        try:  # (not worth refusing the message over)
+            timestamp = epoch_to_datetime(esp_event.get("timestamp"), milliseconds=True)
+        except (TypeError, ValueError):
+            timestamp = None
         return str(inbox_id), message_id, timestamp
 
     def fetch_inbound_event(self, inbox_id, message_id, timestamp):
@@ -381,54 +375,12 @@ class MailtrapInboundWebhookView(MailtrapWebhookView):
                 "The Anymail MAILTRAP_DOWNLOAD_CHUNK_SIZE setting must be"
                 f" a positive int, not {chunk_size!r}"
             )
-        with requests.get(url, stream=True) as response:
-            response.raise_for_status()
-            return AnymailInboundMessage.parse_raw_mime_chunks(
-                response.iter_content(chunk_size=chunk_size)
-            )
+        return download_raw_message(url, chunk_size)
 
 
 # -- helpers -----------------------------------------------------------------------
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def _hmac_sha256_hex(key, body):
-    return hmac.new(key, body, hashlib.sha256).hexdigest()
-
-
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _epoch_to_datetime(value):
-    """Epoch seconds → aware UTC datetime (TypeError/ValueError if unusable)."""
-    if not _is_number(value):
-        raise TypeError(f"Mailtrap timestamp {value!r} is not a number")
-    try:
-        return _EPOCH + timedelta(seconds=value)
-    except OverflowError:
-        raise ValueError(f"Mailtrap timestamp {value!r} is out of range") from None
-
-
-def _epoch_ms_to_datetime(value):
-    """Epoch milliseconds → aware UTC datetime; None if missing or unusable."""
-    if not _is_number(value):
-        return None
-    try:
-        return _EPOCH + timedelta(milliseconds=value)
-    except (OverflowError, ValueError):  # out of range, or NaN
-        return None
-
 
 def _is_sample_inbox(inbox_id):
     """Mailtrap's sample event has no inbox_id, or inbox 1."""
-    return inbox_id is None or (_is_number(inbox_id) and inbox_id == 1)
-
-
-def _optional_str(esp_event, key):
-    """esp_event[key] if it's a string, None if missing or null; else TypeError."""
-    value = esp_event.get(key)
-    if value is not None and not isinstance(value, str):
-        raise TypeError(f"Mailtrap {key!r} is not a string")
-    return value
+    return inbox_id is None or (inbox_id == 1 and not isinstance(inbox_id, bool))

@@ -17,15 +17,12 @@ is also checked, when set.)
 
 import hashlib
 import hmac
-import json
 from base64 import b64encode
-from datetime import datetime, timezone
 from urllib.parse import urlsplit, urlunsplit
 
-from django.http.multipartparser import MultiPartParserError
 from django.utils.crypto import constant_time_compare
 
-from ..exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
+from ..exceptions import AnymailWebhookValidationFailure
 from ..inbound import AnymailInboundMessage
 from ..signals import (
     AnymailInboundEvent,
@@ -34,8 +31,20 @@ from ..signals import (
     inbound,
     tracking,
 )
-from ..utils import DEFAULT_DOWNLOAD_CHUNK_SIZE, get_anymail_setting, get_request_uri
-from .base import AnymailBaseWebhookView
+from ..utils import (
+    DEFAULT_DOWNLOAD_CHUNK_SIZE,
+    get_anymail_setting,
+    get_request_uri,
+    utf8_encoded_chunks,
+)
+from .base import (
+    AnymailBaseWebhookView,
+    epoch_to_datetime,
+    form_fields,
+    get_object,
+    load_json,
+    signing_key_bytes,
+)
 
 SIGNATURE_HEADER = "X-Mandrill-Signature"
 EVENTS_FIELD = "mandrill_events"
@@ -76,7 +85,12 @@ class MandrillSignatureMixin:
         super().__init__(**kwargs)
 
     def validate_request(self, request):
-        key = self.signing_key_bytes()
+        key = signing_key_bytes(
+            self.webhook_key,
+            setting_name="MANDRILL_WEBHOOK_KEY",
+            esp_name=self.esp_name,
+            allow_bare=True,
+        )
         try:
             signature = request.headers[SIGNATURE_HEADER]
         except KeyError:
@@ -85,31 +99,12 @@ class MandrillSignatureMixin:
             ) from None
 
         url = self.webhook_url or get_request_uri(request)
-        expected = _mandrill_signature(key, url, _form_fields(request))
+        expected = _mandrill_signature(key, url, form_fields(request))
         if not constant_time_compare(signature, expected):
             raise AnymailWebhookValidationFailure(
                 "Mandrill webhook called with incorrect signature"
                 f" (for url {_without_password(url)!r})"
             )
-
-    def signing_key_bytes(self):
-        """The webhook key as HMAC key bytes; AnymailConfigurationError if unusable."""
-        key = self.webhook_key
-        if not key:
-            setting = "MANDRILL_WEBHOOK_KEY"
-            raise AnymailConfigurationError(
-                f"You must set ANYMAIL = {{'{setting}': ...}} or ANYMAIL_{setting}"
-                f" or {setting} in your Django settings"
-            )
-        if isinstance(key, bytes):
-            return key
-        try:
-            return str(key).encode("ascii")
-        except UnicodeEncodeError:
-            raise AnymailConfigurationError(
-                "The MANDRILL_WEBHOOK_KEY setting must be ASCII text"
-                " (copy it exactly as Mandrill shows it)"
-            ) from None
 
 
 class MandrillCombinedWebhookView(MandrillSignatureMixin, AnymailBaseWebhookView):
@@ -140,11 +135,7 @@ class MandrillCombinedWebhookView(MandrillSignatureMixin, AnymailBaseWebhookView
     raw_message_chunk_size = DEFAULT_DOWNLOAD_CHUNK_SIZE
 
     def parse_events(self, request):
-        esp_events = json.loads(_form_fields(request)[EVENTS_FIELD])
-        if not isinstance(esp_events, list):
-            raise TypeError(
-                f"{EVENTS_FIELD} is not a JSON array: {type(esp_events).__name__}"
-            )
+        esp_events = load_json(form_fields(request)[EVENTS_FIELD], list)
         for esp_event in esp_events:
             if not isinstance(esp_event, dict):
                 raise TypeError(f"Mandrill event is not a JSON object: {esp_event!r}")
@@ -166,8 +157,8 @@ class MandrillCombinedWebhookView(MandrillSignatureMixin, AnymailBaseWebhookView
             if isinstance(esp_type, str)
             else EventType.UNKNOWN
         )
-        msg = _object_field(esp_event, "msg")  # message events
-        reject = _object_field(esp_event, "reject")  # rejection-list sync events
+        msg = get_object(esp_event, "msg") or {}  # message events
+        reject = get_object(esp_event, "reject") or {}  # rejection-list sync events
 
         recipient = msg.get("email")
         if recipient is None:
@@ -178,7 +169,7 @@ class MandrillCombinedWebhookView(MandrillSignatureMixin, AnymailBaseWebhookView
 
         return AnymailTrackingEvent(
             event_type=event_type,
-            timestamp=_epoch_to_datetime(esp_event.get("ts")),
+            timestamp=epoch_to_datetime(esp_event.get("ts")),
             event_id=None,  # Mandrill gives events no id of their own
             esp_event=esp_event,
             message_id=esp_event.get("_id"),
@@ -200,9 +191,11 @@ class MandrillCombinedWebhookView(MandrillSignatureMixin, AnymailBaseWebhookView
         if not isinstance(raw_msg, str):
             raise TypeError(f"Mandrill inbound raw_msg is not a string: {raw_msg!r}")
 
-        # Mandrill's own parsed fields are ignored: the raw MIME has everything
+        # Mandrill's own parsed fields are ignored: the raw MIME has everything.
+        # (Unpaired surrogates, which JSON can smuggle in, become "?" rather
+        # than failing: the MIME parser is lenient about the rest.)
         message = AnymailInboundMessage.parse_raw_mime_chunks(
-            _utf8_chunks(raw_msg, self.raw_message_chunk_size)
+            utf8_encoded_chunks(raw_msg, self.raw_message_chunk_size, errors="replace")
         )
         message.envelope_sender = None  # msg.sender only applies to outbound mail
         message.envelope_recipient = msg.get("email")
@@ -211,7 +204,7 @@ class MandrillCombinedWebhookView(MandrillSignatureMixin, AnymailBaseWebhookView
 
         return AnymailInboundEvent(
             event_type=EventType.INBOUND,
-            timestamp=_epoch_to_datetime(esp_event.get("ts")),
+            timestamp=epoch_to_datetime(esp_event.get("ts")),
             event_id=None,
             esp_event=esp_event,
             message=message,
@@ -232,44 +225,11 @@ def _mandrill_signature(key, url, post_data):
     return b64encode(signed.digest()).decode("ascii")
 
 
-def _form_fields(request):
-    """request.POST; ValueError (not a server error) for unparseable multipart."""
-    try:
-        return request.POST
-    except MultiPartParserError as err:
-        raise ValueError(f"Unparseable multipart body: {err}") from err
-
-
 def _esp_type(esp_event):
     """The event's type: ``event`` (message events) else ``type`` (sync events)."""
     if "event" in esp_event:
         return esp_event["event"]
     return esp_event.get("type")
-
-
-def _object_field(esp_event, field):
-    """esp_event[field] as a dict ({} if missing or null); TypeError if not one."""
-    value = esp_event.get(field)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise TypeError(f"Mandrill event {field} is not a JSON object: {value!r}")
-    return value
-
-
-def _epoch_to_datetime(value):
-    """Epoch seconds as an aware UTC datetime; None stays None.
-
-    Anything that isn't a usable number raises TypeError or ValueError.
-    """
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"Mandrill timestamp is not a number: {value!r}")
-    try:
-        return datetime.fromtimestamp(value, tz=timezone.utc)
-    except (OverflowError, OSError) as err:
-        raise ValueError(f"Mandrill timestamp out of range: {value!r}") from err
 
 
 def _spam_score(spam_report):
@@ -283,16 +243,6 @@ def _spam_score(spam_report):
         return float(score)
     except (TypeError, ValueError):
         return None
-
-
-def _utf8_chunks(text, chunk_size):
-    """Yield text's UTF-8 encoding in pieces, so no full bytes copy is ever made.
-
-    (Unpaired surrogates, which JSON can smuggle in, become "?" rather than
-    failing: the MIME parser is lenient about the rest.)
-    """
-    for start in range(0, len(text), chunk_size):
-        yield text[start : start + chunk_size].encode("utf-8", errors="replace")
 
 
 def _without_password(url):

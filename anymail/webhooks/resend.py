@@ -38,10 +38,11 @@ from ..utils import DEFAULT_DOWNLOAD_CHUNK_SIZE, get_anymail_setting, parse_addr
 from .base import (
     MALFORMED_PAYLOAD_ERRORS,
     AnymailBaseWebhookView,
+    download_raw_message,
     get_list,
     get_object,
     load_json,
-    parse_iso_datetime,
+    optional_iso_datetime,
 )
 
 
@@ -163,7 +164,7 @@ class ResendTrackingWebhookView(ResendBaseWebhookView):
             event_type=self.event_types.get(resend_type, EventType.UNKNOWN),
             # top-level created_at is the event's time (data.created_at is
             # when the message was created)
-            timestamp=_parse_timestamp(payload.get("created_at")),
+            timestamp=optional_iso_datetime(payload.get("created_at")),
             event_id=self.event_id(request),
             message_id=data.get("email_id"),
             recipient=_first_addr_spec(data.get("to")),
@@ -249,7 +250,7 @@ class ResendInboundWebhookView(ResendBaseWebhookView):
         return [
             AnymailInboundEvent(
                 event_type=EventType.INBOUND,
-                timestamp=_parse_timestamp(payload.get("created_at")),
+                timestamp=optional_iso_datetime(payload.get("created_at")),
                 event_id=self.event_id(request),
                 esp_event=payload,
                 message=message,
@@ -278,17 +279,10 @@ class ResendInboundWebhookView(ResendBaseWebhookView):
             if download_url is not None and not isinstance(download_url, str):
                 raise TypeError("raw.download_url is not a string")
         if download_url:
-            return self.download_raw_message(download_url)
+            # (a signed URL: no auth)
+            return download_raw_message(download_url, self.download_chunk_size)
         with _api_response_errors(f"Resend received email {email_id!r}"):
             return self.construct_message(details)
-
-    def download_raw_message(self, url):
-        """Parse the raw MIME at `url` as it streams in (no auth: a signed URL)."""
-        with requests.get(url, stream=True) as response:
-            response.raise_for_status()
-            return AnymailInboundMessage.parse_raw_mime_chunks(
-                response.iter_content(self.download_chunk_size)
-            )
 
     def construct_message(self, details):
         """Build the message from the API's parsed fields and attachments."""
@@ -389,14 +383,6 @@ class _api_response_errors:
             }[self.problem]
             raise AnymailAPIError(message, esp_name="Resend") from exc
         return False
-
-
-def _parse_timestamp(value):
-    """An ISO 8601 string (Z allowed) → aware datetime; None if unusable."""
-    try:
-        return parse_iso_datetime(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _first_addr_spec(to):

@@ -44,6 +44,7 @@ from ..utils import (
 from .base import (
     AnymailBaseWebhookView,
     epoch_to_datetime,
+    form_fields,
     load_json,
     load_public_key,
 )
@@ -269,10 +270,7 @@ class SendGridInboundWebhookView(AnymailBaseWebhookView):
             raw_body.close()
 
     def esp_to_anymail_event(self, request, raw_body):
-        try:
-            post, files = request.POST, request.FILES
-        except MultiPartParserError as err:
-            raise ValueError(f"Invalid multipart form data: {err}") from err
+        post, files = form_fields(request), request.FILES
 
         if "headers" in post:
             message = self.message_from_parsed_fields(request, raw_body)

@@ -13,16 +13,20 @@ empty 200 (no validation).
 """
 
 import hashlib
-import json
-from datetime import datetime, timezone
 
 from django.http import HttpResponse
 from django.utils.crypto import constant_time_compare
 
-from ..exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
+from ..exceptions import AnymailWebhookValidationFailure
 from ..signals import AnymailTrackingEvent, EventType, RejectReason, tracking
 from ..utils import get_anymail_setting
-from .base import AnymailBaseWebhookView
+from .base import (
+    MALFORMED_PAYLOAD_ERRORS,
+    AnymailBaseWebhookView,
+    load_json,
+    parse_iso_datetime,
+    signing_key_bytes,
+)
 
 #: the only event_name Anymail turns into tracking events (others, such as
 #: transactional_spam_block, are about the sending infrastructure)
@@ -87,7 +91,12 @@ class UnisenderGoTrackingWebhookView(AnymailBaseWebhookView):
             "api_key", esp_name=self.esp_name, kwargs=kwargs, allow_bare=True
         )
         #: the API key as bytes: it stands in for ``auth`` in the signed body
-        self.api_key_bytes = _api_key_bytes(api_key)
+        self.api_key_bytes = signing_key_bytes(
+            api_key,
+            setting_name=API_KEY_SETTING,
+            esp_name=self.esp_name,
+            allow_bare=True,
+        )
         self.api_key = api_key
         super().__init__(**kwargs)
 
@@ -98,10 +107,10 @@ class UnisenderGoTrackingWebhookView(AnymailBaseWebhookView):
     def validate_request(self, request):
         # Runs before the basic-auth check (validators go most-derived first)
         try:
-            payload = json.loads(request.body.decode("utf-8"))
+            payload = load_json(request.body)
             auth = payload["auth"]
             auth_bytes = auth.encode("utf-8")
-        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+        except MALFORMED_PAYLOAD_ERRORS:
             raise AnymailWebhookValidationFailure(
                 "Unisender Go webhook called with invalid payload"
             ) from None
@@ -128,11 +137,7 @@ class UnisenderGoTrackingWebhookView(AnymailBaseWebhookView):
             )
 
     def parse_events(self, request):
-        payload = json.loads(request.body.decode("utf-8"))
-        if not isinstance(payload, dict):
-            raise TypeError(
-                f"Unisender Go webhook payload is not a JSON object: {type(payload)}"
-            )
+        payload = load_json(request.body, dict)
         if "events_by_user" in payload:
             # Batch format: a list holding a single user (account) entry,
             # whose events are {"event_name": ..., "event_data": {...}}
@@ -160,12 +165,15 @@ class UnisenderGoTrackingWebhookView(AnymailBaseWebhookView):
         # one (UNISENDER_GO_GENERATE_MESSAGE_ID off) it's the send's job_id
         message_id = metadata.pop("anymail_id", None) or event_data.get("job_id")
 
+        # "YYYY-MM-DD HH:MM:SS", in UTC (without a zone)
+        event_time = event_data.get("event_time")
+
         delivery_info = event_data.get("delivery_info") or {}
         delivery_status = delivery_info.get("delivery_status")
 
         return AnymailTrackingEvent(
             event_type=EVENT_TYPES.get(status, EventType.UNKNOWN),
-            timestamp=_parse_event_time(event_data.get("event_time")),
+            timestamp=None if event_time is None else parse_iso_datetime(event_time),
             event_id=None,  # Unisender Go gives events no unique id
             message_id=message_id,
             recipient=recipient,
@@ -181,30 +189,6 @@ class UnisenderGoTrackingWebhookView(AnymailBaseWebhookView):
         )
 
 
-def _api_key_bytes(api_key):
-    """The API key as the bytes that stand in for ``auth`` while signing."""
-    if isinstance(api_key, bytes):
-        key_bytes = api_key
-    elif api_key is None:
-        key_bytes = b""
-    else:
-        try:
-            key_bytes = str(api_key).encode("ascii")
-        except UnicodeEncodeError:
-            raise AnymailConfigurationError(
-                f"{API_KEY_SETTING} must be ASCII text:"
-                " use the API key exactly as Unisender Go shows it"
-            ) from None
-    if not key_bytes:
-        # None or "" would let anyone sign calls
-        raise AnymailConfigurationError(
-            f"You must set ANYMAIL = {{'{API_KEY_SETTING}': ...}}"
-            f" or ANYMAIL_{API_KEY_SETTING} or {API_KEY_SETTING}"
-            " in your Django settings"
-        )
-    return key_bytes
-
-
 def _project_id(payload):
     """The Project ID a payload names (for the signature failure hint), or None."""
     try:
@@ -213,19 +197,6 @@ def _project_id(payload):
         return payload.get("project_id")
     except (KeyError, TypeError, IndexError, AttributeError):
         return None
-
-
-def _parse_event_time(event_time):
-    """Unisender Go's "YYYY-MM-DD HH:MM:SS" (UTC, without a zone) → aware datetime.
-
-    None when missing; ValueError/TypeError for anything unparseable.
-    """
-    if event_time is None:
-        return None
-    timestamp = datetime.fromisoformat(event_time)
-    if timestamp.tzinfo is None:
-        timestamp = timestamp.replace(tzinfo=timezone.utc)
-    return timestamp
 
 
 def _reject_reason(delivery_status):
