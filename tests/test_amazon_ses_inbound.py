@@ -1661,3 +1661,24 @@ class TestView:
             pytest.raises(AnymailImproperlyInstalled, match="boto3"),
         ):
             getattr(webhook_client, method)(URL)
+
+
+class TestServerSideErrorsAreNotMalformedPayloads:
+    """Errors calling AWS are 500s (SNS retries), never "malformed payload" 400s."""
+
+    def test_s3_read_failure_midstream(self, webhook_client, s3_object, inbound_events):
+        s3_object(SIMPLE_MESSAGE.encode("ascii"), fail_with=ValueError("stream broke"))
+        with pytest.raises(AnymailAPIError, match="Couldn't download S3 object"):
+            post_ses_event(webhook_client, s3_event())
+        assert inbound_events.calls == []
+
+    def test_invalid_client_settings(self, webhook_client, inbound_events):
+        # real boto3: an unknown Config option is a TypeError from botocore
+        with (
+            override_settings(
+                ANYMAIL={"AMAZON_SES_CLIENT_PARAMS": {"config": {"bogus_option": 1}}}
+            ),
+            pytest.raises(AnymailAPIError, match="Couldn't download S3 object"),
+        ):
+            post_ses_event(webhook_client, s3_event())
+        assert inbound_events.calls == []

@@ -779,3 +779,13 @@ class TestSecurity:
 
     def test_get_not_allowed(self, webhook_client):
         assert webhook_client.get(URL, HTTP_AUTHORIZATION=AUTH).status_code == 405
+
+
+def test_unusable_api_url_is_a_server_error(webhook_client, inbound_events, settings):
+    """A settings problem calling Brevo's API is a 500 (Brevo retries), not a 400."""
+    from anymail.exceptions import AnymailAPIError
+
+    settings.ANYMAIL = {**settings.ANYMAIL, "BREVO_API_URL": "api.brevo.test/v3/"}
+    with pytest.raises(AnymailAPIError, match="Couldn't download attachment"):
+        post_inbound(webhook_client, {"items": [realistic_item()]})
+    assert inbound_events.calls == []

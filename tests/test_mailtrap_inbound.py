@@ -769,7 +769,7 @@ class TestErrors:
     ):
         # Mailtrap's answer, not the webhook, is wrong: a server error
         requests_mock.queue_response(200, body)
-        with pytest.raises(AnymailAPIError, match="Invalid Mailtrap API response"):
+        with pytest.raises(AnymailAPIError, match="Couldn't fetch inbound message"):
             post_inbound(webhook_client, {"events": [received_event()]})
         assert inbound_events.calls == []
         assert len(requests_mock.calls) == 1
@@ -1096,3 +1096,12 @@ class TestHttpMethods:
         assert issubclass(MailtrapInboundWebhookView, MailtrapWebhookView)
         assert MailtrapInboundWebhookView.esp_name == "Mailtrap"
         assert MailtrapInboundWebhookView.signal is inbound
+
+
+@pytest.mark.usefixtures("signed_settings")
+def test_unusable_api_url_is_a_server_error(webhook_client, inbound_events, settings):
+    """A settings problem calling Mailtrap's API is a 500 (a retry), not a 400."""
+    settings.ANYMAIL = {**settings.ANYMAIL, "MAILTRAP_API_URL": "mailtrap.io/api/"}
+    with pytest.raises(AnymailAPIError, match="Couldn't fetch inbound message"):
+        post_inbound(webhook_client, {"events": [received_event()]})
+    assert inbound_events.calls == []

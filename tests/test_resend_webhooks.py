@@ -403,6 +403,7 @@ class TestEventFields:
             (None, None),
             (["not an address"], None),
             ([42], None),
+            (["a@example.org, b@example.org"], None),  # not one address
         ],
     )
     def test_recipient(self, webhook_client, tracking_events, to, recipient):

@@ -425,6 +425,12 @@ class TestEventFields:
         assert tracking_events.event.message_id == message_id
         assert tracking_events.event.metadata == metadata
 
+    def test_null_anymail_id_is_used_as_is(self, webhook_client, tracking_events):
+        data = event_data(metadata={"anymail_id": None, "order": "A-1"})
+        assert post(webhook_client, signed_json(batch(data))).status_code == 200
+        assert tracking_events.event.message_id is None
+        assert tracking_events.event.metadata == {"order": "A-1"}
+
     def test_null_metadata(self, webhook_client, tracking_events):
         data = event_data()
         data["metadata"] = None

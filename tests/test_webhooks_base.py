@@ -744,3 +744,25 @@ class TestHmacSignatures:
             "Test ESP webhook called with incorrect signature"
             " (check Anymail TEST_SECRET setting)"
         )
+
+
+class TestEspApiErrors:
+    def test_payload_style_errors_become_api_errors(self):
+        from anymail.exceptions import AnymailAPIError
+        from anymail.webhooks.base import esp_api_errors
+
+        with (
+            pytest.raises(AnymailAPIError, match="^Couldn't fetch thing") as info,
+            esp_api_errors("Test ESP", "fetch thing"),
+        ):
+            raise ValueError("bad URL")
+        assert info.value.esp_name == "Test ESP"
+        assert isinstance(info.value.__cause__, ValueError)
+
+    def test_other_errors_pass_through(self):
+        import requests
+
+        from anymail.webhooks.base import esp_api_errors
+
+        with pytest.raises(requests.HTTPError), esp_api_errors("Test ESP", "fetch"):
+            raise requests.HTTPError("503")

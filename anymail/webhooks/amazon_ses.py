@@ -40,7 +40,7 @@ from ..signals import (
     tracking,
 )
 from ..utils import DEFAULT_DOWNLOAD_CHUNK_SIZE, get_anymail_setting
-from .base import AnymailBaseWebhookView, optional_iso_datetime
+from .base import AnymailBaseWebhookView, esp_api_errors, optional_iso_datetime
 
 
 class _NotInstalledError(Exception):
@@ -281,13 +281,14 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
             )
         # The topic's own region, whatever region the client settings name
         region = _arn_region(topic_arn)
-        client = self.create_boto_client("sns", region_name=region)
-        try:
-            client.confirm_subscription(
-                TopicArn=topic_arn, Token=token, AuthenticateOnUnsubscribe="true"
-            )
-        finally:
-            client.close()
+        with esp_api_errors(self.esp_name, f"confirm SNS subscription {topic_arn}"):
+            client = self.create_boto_client("sns", region_name=region)
+            try:
+                client.confirm_subscription(
+                    TopicArn=topic_arn, Token=token, AuthenticateOnUnsubscribe="true"
+                )
+            finally:
+                client.close()
 
     def create_boto_client(self, service_name, **overrides):
         """A new boto3 client for `service_name`, from a new boto3 Session.
@@ -485,31 +486,33 @@ class AmazonSESInboundWebhookView(AmazonSESBaseWebhookView):
         left in place.)
         """
         location = f"'{bucket_name}:{object_key}'"
-        try:
-            with ExitStack() as cleanup:
-                # (ExitStack closes in reverse: body, then kms, then s3 client)
-                s3_client = self.create_boto_client("s3")
-                cleanup.callback(s3_client.close)
-                if self.kms_key_id:
-                    kms_client = self.create_boto_client("kms")
-                    cleanup.callback(kms_client.close)
-                    source = self._decrypting_client(s3_client, kms_client)
-                else:
-                    source = s3_client
-                response = source.get_object(Bucket=bucket_name, Key=object_key)
-                body = response["Body"]
-                cleanup.callback(body.close)
-                yield from body.iter_chunks(self.download_chunk_size)
-        except ClientError as err:
-            raise AnymailBotoClientAPIError(
-                f"Anymail {type(self).__name__} couldn't download S3 object {location}",
-                client_error=err,
-            ) from err
-        except S3EncryptionClientSecurityError as err:
-            raise AnymailBotoClientSecurityError(
-                f"Anymail {type(self).__name__} failed decrypting S3 object {location}",
-                security_error=err,
-            ) from err
+        view_name = type(self).__name__
+        with esp_api_errors(self.esp_name, f"download S3 object {location}"):
+            try:
+                with ExitStack() as cleanup:
+                    # (ExitStack closes in reverse: body, then kms, then s3 client)
+                    s3_client = self.create_boto_client("s3")
+                    cleanup.callback(s3_client.close)
+                    if self.kms_key_id:
+                        kms_client = self.create_boto_client("kms")
+                        cleanup.callback(kms_client.close)
+                        source = self._decrypting_client(s3_client, kms_client)
+                    else:
+                        source = s3_client
+                    response = source.get_object(Bucket=bucket_name, Key=object_key)
+                    body = response["Body"]
+                    cleanup.callback(body.close)
+                    yield from body.iter_chunks(self.download_chunk_size)
+            except ClientError as err:
+                raise AnymailBotoClientAPIError(
+                    f"Anymail {view_name} couldn't download S3 object {location}",
+                    client_error=err,
+                ) from err
+            except S3EncryptionClientSecurityError as err:
+                raise AnymailBotoClientSecurityError(
+                    f"Anymail {view_name} failed decrypting S3 object {location}",
+                    security_error=err,
+                ) from err
 
     def _decrypting_client(self, s3_client, kms_client):
         """An S3 Encryption Client for SES's KMS-encrypted messages.

@@ -11,6 +11,7 @@ import hmac
 import json
 import logging
 import warnings
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import requests
@@ -23,6 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import View
 
 from ..exceptions import (
+    AnymailAPIError,
     AnymailConfigurationError,
     AnymailImproperlyInstalled,
     AnymailInsecureWebhookWarning,
@@ -286,6 +288,23 @@ def optional_iso_datetime(value):
         return parse_iso_datetime(value)
     except (TypeError, ValueError):
         return None
+
+
+@contextmanager
+def esp_api_errors(esp_name, what):
+    """Errors inside this block come from calling the ESP, not from the webhook body.
+
+    The base view answers ValueError & co. raised while parsing as a malformed
+    payload (400). A view that calls the ESP's API or downloads content while
+    parsing wraps those calls in this, so a bad API answer, an unusable URL or
+    a client-settings problem becomes AnymailAPIError "Couldn't <what>" (500:
+    the ESP will retry). Other errors (requests.HTTPError, boto ClientError)
+    pass through unchanged.
+    """
+    try:
+        yield
+    except MALFORMED_PAYLOAD_ERRORS as err:
+        raise AnymailAPIError(f"Couldn't {what}", esp_name=esp_name) from err
 
 
 def download_raw_message(url, chunk_size):

@@ -27,6 +27,7 @@ from ..utils import get_anymail_setting
 from .base import (
     AnymailBaseWebhookView,
     epoch_to_datetime,
+    esp_api_errors,
     get_list,
     get_str,
     load_json,
@@ -184,7 +185,8 @@ class BrevoInboundWebhookView(BrevoBaseWebhookView):
         content_id = get_str(attachment, "ContentID")
 
         url = f"{self.api_url}inbound/attachments/{quote(token, safe='')}"
-        response = requests.get(url, headers={"api-key": self.api_key})
+        with esp_api_errors(self.esp_name, f"download attachment {filename!r}"):
+            response = requests.get(url, headers={"api-key": self.api_key})
         response.raise_for_status()
 
         # The download's Content-Type includes the charset, when there is one

@@ -41,6 +41,7 @@ from ..utils import (
     utf8_encoded_chunks,
 )
 from .base import (
+    MALFORMED_PAYLOAD_ERRORS,
     AnymailBaseWebhookView,
     epoch_to_datetime,
     form_fields,
@@ -376,8 +377,12 @@ class MailgunInboundWebhookView(MailgunBaseWebhookView):
 
     def parse_events(self, request):
         if self._is_json(request):
-            # (Mailgun's inbound posts are forms; JSON is a tracking event)
-            event = load_json(request.body)["event-data"]["event"]
+            # (Mailgun's inbound posts are forms; JSON is a tracking event,
+            # even if it's one Anymail can't name)
+            try:
+                event = load_json(request.body, dict)["event-data"]["event"]
+            except MALFORMED_PAYLOAD_ERRORS:
+                event = "unknown"
             raise AnymailConfigurationError(
                 f"You seem to have set Mailgun's *{event} tracking* webhook"
                 " to Anymail's Mailgun *inbound* webhook URL."

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import requests
 
-from ..exceptions import AnymailAPIError, AnymailConfigurationError
+from ..exceptions import AnymailConfigurationError
 from ..signals import (
     AnymailInboundEvent,
     AnymailTrackingEvent,
@@ -28,11 +28,11 @@ from ..signals import (
 )
 from ..utils import DEFAULT_DOWNLOAD_CHUNK_SIZE, get_anymail_setting
 from .base import (
-    MALFORMED_PAYLOAD_ERRORS,
     AnymailBaseWebhookView,
     check_body_hmac_signature,
     download_raw_message,
     epoch_to_datetime,
+    esp_api_errors,
     get_str,
     load_json,
 )
@@ -320,8 +320,10 @@ class MailtrapInboundWebhookView(MailtrapWebhookView):
         return str(inbox_id), message_id, timestamp
 
     def fetch_inbound_event(self, inbox_id, message_id, timestamp):
-        details = self.fetch_message_details(inbox_id, message_id)
-        message = self.download_raw_message(details["raw_message_url"])
+        what = f"fetch inbound message {inbox_id}/{message_id}"
+        with esp_api_errors(self.esp_name, what):
+            details = self.fetch_message_details(inbox_id, message_id)
+            message = self.download_raw_message(details["raw_message_url"])
         return AnymailInboundEvent(
             event_type=EventType.INBOUND,
             timestamp=timestamp,
@@ -338,7 +340,8 @@ class MailtrapInboundWebhookView(MailtrapWebhookView):
 
         An HTTP error from Mailtrap propagates (requests.HTTPError → 500, so
         Mailtrap retries the webhook later). An answer Anymail can't use
-        raises AnymailAPIError (also a 500: it isn't the webhook's fault).
+        raises TypeError/KeyError, which the caller's esp_api_errors turns
+        into AnymailAPIError (also a 500: it isn't the webhook's fault).
         """
         url = (
             f"{self.api_url}inbound/inboxes/{quote(inbox_id, safe='')}"
@@ -348,19 +351,12 @@ class MailtrapInboundWebhookView(MailtrapWebhookView):
             url, headers={"Authorization": f"Bearer {self.api_token}"}
         )
         response.raise_for_status()
-        try:
-            details = response.json()
-            if not isinstance(details, dict):
-                raise TypeError("expected a JSON object")
-            raw_message_url = details["raw_message_url"]
-            if not isinstance(raw_message_url, str) or not raw_message_url:
-                raise TypeError("raw_message_url is not a URL string")
-        except MALFORMED_PAYLOAD_ERRORS as err:
-            raise AnymailAPIError(
-                f"Invalid Mailtrap API response for inbound message"
-                f" {inbox_id}/{message_id}: {type(err).__name__}: {err}",
-                esp_name=self.esp_name,
-            ) from err
+        details = response.json()
+        if not isinstance(details, dict):
+            raise TypeError("expected a JSON object")
+        raw_message_url = details["raw_message_url"]
+        if not isinstance(raw_message_url, str) or not raw_message_url:
+            raise TypeError("raw_message_url is not a URL string")
         return details
 
     def download_raw_message(self, url):

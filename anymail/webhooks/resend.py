@@ -19,10 +19,8 @@ from urllib.parse import quote
 import requests
 
 from ..exceptions import (
-    AnymailAPIError,
     AnymailConfigurationError,
     AnymailImproperlyInstalled,
-    AnymailInvalidAddress,
     AnymailWebhookValidationFailure,
 )
 from ..inbound import AnymailInboundMessage
@@ -34,15 +32,16 @@ from ..signals import (
     inbound,
     tracking,
 )
-from ..utils import DEFAULT_DOWNLOAD_CHUNK_SIZE, get_anymail_setting, parse_address_list
+from ..utils import DEFAULT_DOWNLOAD_CHUNK_SIZE, get_anymail_setting
 from .base import (
-    MALFORMED_PAYLOAD_ERRORS,
     AnymailBaseWebhookView,
     download_raw_message,
+    esp_api_errors,
     get_list,
     get_object,
     load_json,
     optional_iso_datetime,
+    single_addr_spec,
 )
 
 
@@ -245,7 +244,7 @@ class ResendInboundWebhookView(ResendBaseWebhookView):
         if email_id:
             # (a ValueError here, such as requests' InvalidURL for a bad
             # api_url or download_url, isn't a malformed webhook payload)
-            with _api_response_errors(f"Resend received email {email_id!r}", "fetch"):
+            with esp_api_errors(self.esp_name, f"fetch received email {email_id!r}"):
                 message = self.fetch_message(email_id)
         return [
             AnymailInboundEvent(
@@ -270,7 +269,7 @@ class ResendInboundWebhookView(ResendBaseWebhookView):
         auth = {"Authorization": f"Bearer {self.api_key}"}
         response = requests.get(url, headers=auth)
         response.raise_for_status()
-        with _api_response_errors(f"Resend received email {email_id!r}"):
+        with esp_api_errors(self.esp_name, f"read received email {email_id!r}"):
             details = response.json()
             if not isinstance(details, dict):
                 raise TypeError("expected a JSON object")
@@ -281,7 +280,7 @@ class ResendInboundWebhookView(ResendBaseWebhookView):
         if download_url:
             # (a signed URL: no auth)
             return download_raw_message(download_url, self.download_chunk_size)
-        with _api_response_errors(f"Resend received email {email_id!r}"):
+        with esp_api_errors(self.esp_name, f"read received email {email_id!r}"):
             return self.construct_message(details)
 
     def construct_message(self, details):
@@ -361,40 +360,11 @@ _FIELD_HEADERS = {
 _STRUCTURE_HEADERS = {"mime-version", "content-type", "content-transfer-encoding"}
 
 
-class _api_response_errors:
-    """Turn a parsing error in an API response into an AnymailAPIError.
-
-    (Left alone, the base view would answer it as a malformed *webhook*
-    payload; but it's Resend's API answer that is unexpected.)
-    """
-
-    def __init__(self, what, problem="response"):
-        self.what = what
-        self.problem = problem
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None and issubclass(exc_type, MALFORMED_PAYLOAD_ERRORS):
-            message = {
-                "response": f"Invalid Resend API response for {self.what}",
-                "fetch": f"Couldn't fetch {self.what}",
-            }[self.problem]
-            raise AnymailAPIError(message, esp_name="Resend") from exc
-        return False
-
-
 def _first_addr_spec(to):
-    """addr_spec of the first address in data.to (None if missing/invalid)."""
+    """addr_spec of data.to's first entry (None unless it is one valid address)."""
     if isinstance(to, list):
         to = to[0] if to else None
-    if not isinstance(to, str):
-        return None
-    try:
-        return parse_address_list([to])[0].addr_spec
-    except (AnymailInvalidAddress, IndexError):
-        return None
+    return single_addr_spec(to)
 
 
 def _header_lookup(headers):

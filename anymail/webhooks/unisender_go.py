@@ -163,7 +163,10 @@ class UnisenderGoTrackingWebhookView(AnymailBaseWebhookView):
         metadata = dict(metadata)
         # Anymail's generated per-recipient id is the message_id; without
         # one (UNISENDER_GO_GENERATE_MESSAGE_ID off) it's the send's job_id
-        message_id = metadata.pop("anymail_id", None) or event_data.get("job_id")
+        if "anymail_id" in metadata:
+            message_id = metadata.pop("anymail_id")
+        else:
+            message_id = event_data.get("job_id")
 
         # "YYYY-MM-DD HH:MM:SS", in UTC (without a zone)
         event_time = event_data.get("event_time")
