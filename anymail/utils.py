@@ -3,6 +3,7 @@
 import base64
 import binascii
 import email.policy
+import functools
 import inspect
 import mimetypes
 import re
@@ -343,13 +344,18 @@ def _simple_addresses(item):
     ]
 
 
+@functools.lru_cache(maxsize=1024)
 def _parse_address_item(item):
-    """The EmailAddress list for one str item of parse_address_list."""
+    """The EmailAddresses (a tuple) for one str item of parse_address_list.
+
+    Cached: the same From and recipient strings recur message after message,
+    and EmailAddress objects are immutable.
+    """
     simple = _simple_addresses(item)
     if simple is not None:
-        return simple
+        return tuple(simple)
     pairs = _getaddresses([item]) or [("", "")]
-    return [EmailAddress(name, addr) for name, addr in pairs]
+    return tuple(EmailAddress(name, addr) for name, addr in pairs)
 
 
 def parse_address_list(address_list, field=None):

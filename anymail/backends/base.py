@@ -239,6 +239,11 @@ def _attachments(attachments):
 
 LIST_ATTRS = ("to", "cc", "bcc", "reply_to")
 
+# Attrs whose processing goes through a BasePayload method of its own (that
+# also runs when the attr is unset: a From or Reply-To header can stand in)
+_SPECIAL_SETTERS = {"from_email": "_set_from", "reply_to": "_set_reply_to"}
+_SETTERS_CALLED_WHEN_UNSET = frozenset(_SPECIAL_SETTERS.values())
+
 # Headers that mirror Django's SMTP handling rather than going to the ESP as-is
 SPECIAL_HEADERS = ("From", "Reply-To", "To")
 
@@ -305,22 +310,42 @@ class BasePayload:
         self._header_reply_to = self._headers.pop("Reply-To", None)
         self._header_to = self._headers.pop("To", None)
         batch_attrs_used = {}
-
-        attrs = self.base_message_attrs + self.anymail_message_attrs
-        for attr, combiner, converter in attrs + self.esp_message_attrs:
+        for attr, combiner, converter, setter, is_batch in self._attr_plan():
             if attr == "extra_headers":  # already combined above
                 self._set_headers()
                 continue
             value = self._combined_value(attr, combiner, converter)
-            if attr in self.batch_attrs:
+            if is_batch:
                 batch_attrs_used[attr] = value is not UNSET
-            if attr == "from_email":
-                self._set_from(value)
-            elif attr == "reply_to":
-                self._set_reply_to(value)
-            elif value is not UNSET:
-                getattr(self, f"set_{attr}")(value)
+            if value is not UNSET or setter in _SETTERS_CALLED_WHEN_UNSET:
+                getattr(self, setter)(value)
         self._batch_attrs_used = batch_attrs_used
+
+    @classmethod
+    def _attr_plan(cls):
+        """(attr, combiner, converter, setter name, is batch attr) in processing order.
+
+        Built once per payload class (the attr tables are class attributes).
+        """
+        plan = cls.__dict__.get("_attr_plan_cache")
+        if plan is None:
+            attrs = (
+                cls.base_message_attrs
+                + cls.anymail_message_attrs
+                + cls.esp_message_attrs
+            )
+            plan = tuple(
+                (
+                    attr,
+                    combiner,
+                    converter,
+                    _SPECIAL_SETTERS.get(attr, f"set_{attr}"),
+                    attr in cls.batch_attrs,
+                )
+                for attr, combiner, converter in attrs
+            )
+            cls._attr_plan_cache = plan
+        return plan
 
     def _combined_value(self, attr, combiner, converter):
         value = getattr(self.message, attr, UNSET)

@@ -260,10 +260,16 @@ class RequestsPayload(BasePayload):
         endpoint = self.get_api_endpoint()
         return {
             "method": self.method,
-            "url": api_url if endpoint is None else urljoin(api_url, endpoint),
+            "url": api_url if endpoint is None else _endpoint_url(api_url, endpoint),
             "params": self.params,
             "data": data,
             "headers": self.headers,
             "files": self.files,
             "auth": self.auth,
         }
+
+
+@functools.lru_cache(maxsize=256)
+def _endpoint_url(api_url, endpoint):
+    """urljoin(api_url, endpoint), cached: a backend uses a handful of endpoints."""
+    return urljoin(api_url, endpoint)
