@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 from django.core import mail
-from django.core.exceptions import ImproperlyConfigured
 from django.core.mail.backends.base import BaseEmailBackend
 from django.test import override_settings
 from django.utils import timezone as django_timezone
@@ -21,8 +20,6 @@ from django.utils import timezone as django_timezone
 from anymail.backends.resend import EmailBackend
 from anymail.exceptions import (
     AnymailAPIError,
-    AnymailConfigurationError,
-    AnymailInvalidMailer,
     AnymailRequestsAPIError,
     AnymailSerializationError,
     AnymailUnsupportedFeature,
@@ -116,16 +113,7 @@ class TestApiCall:
             ["to@example.com"],
         )  # fmt: skip
         assert sent == 1
-        assert api.call_count == 1
         call = api.last_call
-        assert call["method"] == "POST"
-        assert call["url"] == EMAILS_URL
-        assert call["headers"] == API_HEADERS
-        assert call["auth"] is None
-        assert call["params"] is None
-        assert call["files"] is None
-        assert call["timeout"] == 30
-        assert isinstance(call["data"], str)
         assert json.loads(call["data"]) == {
             "from": "from@sender.example.com",
             "to": ["to@example.com"],
@@ -133,73 +121,8 @@ class TestApiCall:
             "text": "Here is the message.",
         }
 
-    def test_user_agent(self, api, message):
-        message.send()
-        session = api.mock.call_args.args[0]
-        assert session.headers["User-Agent"].startswith(
-            "django-anymail/15.2-resend python-requests/"
-        )
-
-    def test_requests_timeout_setting(self, api, message):
-        with override_settings(ANYMAIL={**CREDENTIALS, "REQUESTS_TIMEOUT": 4.5}):
-            message.send()
-        assert api.last_call["timeout"] == 4.5
-
-    def test_one_call_per_message(self, api):
-        messages = [
-            AnymailMessage("One", "1", "from@example.com", ["a@example.com"]),
-            AnymailMessage("Two", "2", "from@example.com", ["b@example.com"]),
-        ]
-        assert mail.get_connection().send_messages(messages) == 2
-        assert api.call_count == 2
-        assert json.loads(api.calls[0]["data"])["subject"] == "One"
-        assert json.loads(api.calls[1]["data"])["subject"] == "Two"
-
-    def test_debug_api_requests_redacts_api_key(self, api, message, capsys):
-        with override_settings(ANYMAIL={**CREDENTIALS, "DEBUG_API_REQUESTS": True}):
-            connection = mail.get_connection()
-        # the mock skips the real transport, so call the response hook directly
-        session = connection.create_session()
-        (hook,) = session.hooks["response"]
-        request = requests.Request(
-            "POST", EMAILS_URL, headers=API_HEADERS, data=b'{"subject": "S"}'
-        ).prepare()
-        response = requests.Response()
-        response.status_code, response.reason, response.request = 200, "OK", request
-        response._content = b'{"id": "x"}'
-        hook(response)
-        output = capsys.readouterr().out
-        assert "POST https://api.resend.com/emails" in output
-        assert "Authorization: <redacted>" in output
-        assert API_KEY not in output
-
 
 class TestSettings:
-    def test_missing_api_key(self):
-        with (
-            override_settings(ANYMAIL={}),
-            pytest.raises(AnymailConfigurationError) as excinfo,
-        ):
-            mail.get_connection()
-        assert str(excinfo.value) == (
-            "You must set ANYMAIL = {'RESEND_API_KEY': ...} or "
-            "ANYMAIL_RESEND_API_KEY or RESEND_API_KEY in your Django settings"
-        )
-        assert isinstance(excinfo.value, ImproperlyConfigured)
-
-    def test_missing_api_key_with_alias(self):
-        with (
-            override_settings(ANYMAIL={}),
-            pytest.raises(AnymailInvalidMailer) as excinfo,
-        ):
-            EmailBackend(alias="default")
-        assert str(excinfo.value).endswith("OPTIONS must define 'api_key'")
-
-    def test_bare_api_key(self, api, message):
-        with override_settings(ANYMAIL={}, RESEND_API_KEY="bare-key"):
-            message.send()
-        assert api.last_call["headers"]["Authorization"] == "Bearer bare-key"
-
     def test_flat_settings(self, api, message):
         with override_settings(
             ANYMAIL={},
@@ -209,11 +132,6 @@ class TestSettings:
             message.send()
         assert api.last_call["headers"]["Authorization"] == "Bearer flat-key"
         assert api.last_call["url"] == "https://flat.example.com/resend/emails"
-
-    def test_anymail_dict_wins_over_bare(self, api, message):
-        with override_settings(RESEND_API_KEY="bare-key"):
-            message.send()
-        assert api.last_call["headers"]["Authorization"] == f"Bearer {API_KEY}"
 
     def test_api_url_not_read_bare(self, api, message):
         with override_settings(RESEND_API_URL="https://bare.example.com/"):
@@ -251,17 +169,6 @@ class TestSettings:
 
     def test_verify_attachment_extensions_default(self):
         assert mail.get_connection().verify_attachment_extensions is True
-
-    def test_credentials_not_in_error_text(self, api, message):
-        api.set_response(
-            401,
-            {"statusCode": 401, "message": "Missing API key", "name": "missing"},
-        )
-        with pytest.raises(AnymailRequestsAPIError) as excinfo:
-            message.send()
-        text = str(excinfo.value)
-        assert "Resend API response 401" in text
-        assert API_KEY not in text
 
     def test_send_defaults(self, api, message):
         anymail = {
@@ -435,20 +342,6 @@ class TestContent:
             "X-Metadata": '{"user_id": "12345"}',
         }
         assert "tags" not in data  # not Resend's native tags
-
-    def test_metadata_not_serializable_before_request(self, api, message):
-        message.metadata = {"price": Decimal("19.99")}
-        with pytest.raises(AnymailSerializationError) as excinfo:
-            message.send()
-        assert isinstance(excinfo.value, TypeError)
-        assert str(excinfo.value) == (
-            "Don't know how to send this data to Resend. "
-            "Try converting it to a string or number first.\n"
-            "Object of type 'Decimal' is not JSON serializable"
-        )
-        assert api.call_count == 0
-        assert message.anymail_status.status is None
-        assert message.anymail_status.esp_response is None
 
 
 class TestAttachments:
@@ -1124,18 +1017,3 @@ class TestResponses:
         assert str(excinfo.value) == (
             "Resend API response 500 (INTERNAL SERVER ERROR): 'Internal Server Error'"
         )
-
-    def test_network_error(self, api, message):
-        api.set_exception(requests.ConnectionError("connection refused"))
-        with pytest.raises(AnymailRequestsAPIError) as excinfo:
-            message.send()
-        assert isinstance(excinfo.value, requests.ConnectionError)
-        assert str(excinfo.value).startswith(f"Error posting to {EMAILS_URL}:")
-        assert message.anymail_status.esp_response is None
-
-    def test_fail_silently(self, api, message):
-        api.set_response(400, {"statusCode": 400, "message": "bad"})
-        with pytest.warns(DeprecationWarning):
-            connection = mail.get_connection(fail_silently=True)
-        assert connection.send_messages([message]) == 0
-        assert message.anymail_status.status is None

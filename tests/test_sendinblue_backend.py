@@ -17,7 +17,6 @@ from anymail.backends.sendinblue import EmailBackend, SendinBluePayload
 from anymail.exceptions import (
     AnymailConfigurationError,
     AnymailDeprecationWarning,
-    AnymailInvalidMailer,
     AnymailRequestsAPIError,
     AnymailUnsupportedFeature,
 )
@@ -95,26 +94,6 @@ class TestSettings:
             "ANYMAIL_SENDINBLUE_API_KEY or SENDINBLUE_API_KEY in your Django settings"
         )
 
-    def test_missing_api_key_with_alias(self):
-        with (
-            override_settings(ANYMAIL={}),
-            pytest.raises(AnymailInvalidMailer) as excinfo,
-        ):
-            EmailBackend(alias="default")
-        assert str(excinfo.value).endswith("OPTIONS must define 'api_key'")
-
-    @pytest.mark.parametrize(
-        "settings_kwargs, expected_key",
-        [
-            ({"ANYMAIL": {}, "ANYMAIL_SENDINBLUE_API_KEY": "flat"}, "flat"),
-            ({"ANYMAIL": {}, "SENDINBLUE_API_KEY": "bare"}, "bare"),
-        ],
-    )
-    def test_api_key_sources(self, api, message, settings_kwargs, expected_key):
-        with override_settings(**settings_kwargs):
-            message.send()
-        assert api.last_call["headers"]["api-key"] == expected_key
-
     def test_sendinblue_prefixed_settings(self, api):
         anymail = {
             **CREDENTIALS,
@@ -176,13 +155,6 @@ class TestSending:
         assert sib_call["headers"] == brevo_call["headers"]
         assert json.loads(sib_call["data"]) == json.loads(brevo_call["data"])
 
-    def test_user_agent(self, api, message):
-        message.send()
-        session = api.mock.call_args.args[0]
-        assert session.headers["User-Agent"].startswith(
-            "django-anymail/15.2-sendinblue python-requests/"
-        )
-
     def test_status(self, api, message):
         message.send()
         assert message.anymail_status.status == {"queued"}
@@ -193,13 +165,6 @@ class TestSending:
         with pytest.raises(AnymailUnsupportedFeature) as excinfo:
             message.send()
         assert str(excinfo.value) == "SendinBlue does not support track_opens"
-
-    def test_api_error_names_sendinblue(self, api, message):
-        api.set_response(400, {"code": "invalid_parameter", "message": "bad"})
-        with pytest.raises(AnymailRequestsAPIError) as excinfo:
-            message.send()
-        assert str(excinfo.value).startswith("SendinBlue API response 400")
-        assert excinfo.value.esp_name == "SendinBlue"
 
     def test_invalid_response_names_sendinblue(self, api, message):
         api.set_response(201, {"unexpected": True})
