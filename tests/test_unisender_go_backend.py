@@ -1032,6 +1032,17 @@ class TestBatchSend:
             "Header__List_Unsubscribe": "<mailto:u@example.com>",
         }
 
+    def test_merge_headers_for_non_recipients_ignored(self, api, message):
+        message.to = ["t@example.com"]
+        message.merge_headers = {
+            "T@example.com": {"X-Other": "1"},  # keys match addresses exactly
+            "other@example.com": {"List-Unsubscribe": "<mailto:u@example.com>"},
+        }
+        message.send()
+        data = sent_message(api)
+        assert "List-Unsubscribe" not in data.get("headers", {})
+        assert data["recipients"][0].get("substitutions") is None
+
     def test_merge_headers_not_from_send_defaults(self, api, message):
         # (merge_headers ignores SEND_DEFAULTS)
         with anymail_settings(

@@ -312,19 +312,18 @@ class UnisenderGoPayload(RequestsPayload):
 
     def set_merge_headers(self, merge_headers):
         # Only List-Unsubscribe: a header template filled in from each
-        # recipient's substitutions
-        values = {}  # recipient email -> List-Unsubscribe value
-        for email, headers in (merge_headers or {}).items():
+        # recipient's substitutions. (Entries for non-recipients are ignored.)
+        recipient_values = []
+        for recipient, headers in self.recipients_in(merge_headers or {}):
             for field, value in headers.items():
-                field = field.title()
-                if field == MERGE_HEADER:
-                    values[email] = force_non_lazy(value)
+                if field.title() != MERGE_HEADER:
+                    self.unsupported_feature(f"'{field.title()}' in merge_headers")
                 else:
-                    self.unsupported_feature(f"'{field}' in merge_headers")
-        if not values:
+                    recipient_values.append((recipient, force_non_lazy(value)))
+        if not recipient_values:
             return
         self.headers_data[MERGE_HEADER] = "{{%s}}" % MERGE_HEADER_VAR
-        for recipient, value in self.recipients_in(values):
+        for recipient, value in recipient_values:
             recipient.setdefault("substitutions", {})[MERGE_HEADER_VAR] = value
 
     def set_merge_metadata(self, merge_metadata):
