@@ -1,7 +1,10 @@
 """Shared pytest fixtures."""
 
+import base64
 import io
 import json
+import logging
+import warnings
 from unittest import mock
 
 import pytest
@@ -162,3 +165,95 @@ def basic_auth_header(credentials):
     import base64
 
     return "Basic " + base64.b64encode(credentials.encode("utf-8")).decode("ascii")
+
+
+# Webhook and inbound test scaffolding shared by tests/test_*_webhooks.py and
+# tests/test_*_inbound.py (helpers and constants are imported from here;
+# fixtures are available automatically).
+
+SECURITY_LOGGER = "django.security.AnymailWebhookValidationFailure"
+
+INSECURE_WARNING = (
+    "Your Anymail webhooks are insecure and open to anyone on the web. "
+    "You should set WEBHOOK_SECRET in your ANYMAIL settings. "
+    "See 'Securing webhooks' in the Anymail docs."
+)
+
+
+def security_messages(caplog):
+    """Messages Anymail logged about webhook validation failures."""
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == SECURITY_LOGGER
+    ]
+
+
+@pytest.fixture
+def security_log(caplog):
+    """caplog, capturing django.security errors (webhook validation failures)."""
+    caplog.set_level(logging.ERROR, logger="django.security")
+    return caplog
+
+
+@pytest.fixture
+def quiet():
+    """No insecure-webhook warning noise for tests not about it."""
+    from anymail.exceptions import AnymailInsecureWebhookWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AnymailInsecureWebhookWarning)
+        yield
+
+
+TRACKING_EVENT_FIELDS = (
+    "event_type",
+    "timestamp",
+    "event_id",
+    "message_id",
+    "recipient",
+    "metadata",
+    "tags",
+    "reject_reason",
+    "description",
+    "mta_response",
+    "user_agent",
+    "click_url",
+    "esp_event",
+)
+
+
+def event_fields(event):
+    """Every AnymailTrackingEvent attribute, for exact comparison."""
+    from anymail.signals import AnymailTrackingEvent
+
+    assert isinstance(event, AnymailTrackingEvent)
+    return {name: getattr(event, name) for name in TRACKING_EVENT_FIELDS}
+
+
+def post_json_with_auth(client, payload, *, auth, url, **extra):
+    """POST payload (JSON-encoded unless already str or bytes) to url.
+
+    auth is the HTTP_AUTHORIZATION value (None: no Authorization header).
+    """
+    body = payload if isinstance(payload, (str, bytes)) else json.dumps(payload)
+    if auth is not None:
+        extra["HTTP_AUTHORIZATION"] = auth
+    extra.setdefault("content_type", "application/json")
+    return client.post(url, body, **extra)
+
+
+def b64(content):
+    """base64 of bytes, as text (one line)."""
+    return base64.b64encode(content).decode("ascii")
+
+
+def b64_lines(data):
+    """base64 of data, as a MIME body: 76-character lines joined by CRLF."""
+    encoded = base64.b64encode(data).decode("ascii")
+    return "\r\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
+
+
+def encodebytes_crlf(data):
+    """base64.encodebytes(data) with CRLF line ends (the last line's too)."""
+    return base64.encodebytes(data).decode("ascii").replace("\n", "\r\n")

@@ -44,7 +44,7 @@ from anymail.webhooks.amazon_ses import (
     AnymailBotoClientSecurityError,
 )
 
-from .conftest import basic_auth_header
+from .conftest import b64_lines, basic_auth_header, security_messages
 
 urlpatterns = [
     path(
@@ -59,7 +59,7 @@ urlpatterns = [
     ),
 ]
 
-pytestmark = pytest.mark.urls(__name__)
+pytestmark = [pytest.mark.urls(__name__), pytest.mark.usefixtures("quiet")]
 
 URL = "/anymail/amazon_ses/inbound/"
 TRACKING_URL = "/anymail/amazon_ses/tracking/"
@@ -76,7 +76,6 @@ KMS_KEY_ARN = (
 
 SECRET = {"WEBHOOK_SECRET": "sns-user:s3cret"}
 AUTH = basic_auth_header("sns-user:s3cret")
-SECURITY_LOGGER = "django.security.AnymailWebhookValidationFailure"
 
 # A 1x1 PNG, and the start of a PDF with its binary marker bytes
 PNG = bytes.fromhex(
@@ -84,11 +83,6 @@ PNG = bytes.fromhex(
     "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
 )
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n"
-
-
-def b64_lines(data):
-    encoded = base64.b64encode(data).decode("ascii")
-    return "\r\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
 
 
 # A message as SES receives it: non-ASCII headers (RFC 2047 and RFC 2231),
@@ -271,10 +265,6 @@ def post_ses_event(client, ses_event, **kwargs):
     return post_sns(client, sns_notification(ses_event), **kwargs)
 
 
-def security_messages(caplog):
-    return [r.getMessage() for r in caplog.records if r.name == SECURITY_LOGGER]
-
-
 class FakeS3Body:
     """A GetObject Body: serves `data` from iter_chunks(n), records its use."""
 
@@ -313,20 +303,6 @@ def stubbed_s3_client():
 
 # ---------------------------------------------------------------------------
 # Fixtures
-
-
-@pytest.fixture(autouse=True)
-def quiet():
-    """No insecure-webhook warning noise for tests not about it."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", AnymailInsecureWebhookWarning)
-        yield
-
-
-@pytest.fixture
-def security_log(caplog):
-    caplog.set_level(logging.ERROR, logger="django.security")
-    return caplog
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from anymail.webhooks.amazon_ses import (
     AmazonSESTrackingWebhookView,
 )
 
-from .conftest import basic_auth_header
+from .conftest import basic_auth_header, security_messages
 
 URL = "/anymail/amazon_ses/tracking/"
 TOPIC_ARN = "arn:aws:sns:us-east-1:111122223333:SES_Tracking"
@@ -38,7 +38,8 @@ SES_MESSAGE_ID = "0100018f2d9c7a1b-4e3f2a1b-6c5d-4e7f-8a9b-0c1d2e3f4a5b-000000"
 SECRET = {"WEBHOOK_SECRET": "sns-user:s3cret:pass"}
 AUTH = basic_auth_header("sns-user:s3cret:pass")
 
-SECURITY_LOGGER = "django.security.AnymailWebhookValidationFailure"
+# No insecure-webhook warning noise for tests not about it
+pytestmark = pytest.mark.usefixtures("quiet")
 
 
 # ---------------------------------------------------------------------------
@@ -202,26 +203,8 @@ def expected_fields(event_type, recipient, **fields):
     return expected
 
 
-def security_messages(caplog):
-    return [r.getMessage() for r in caplog.records if r.name == SECURITY_LOGGER]
-
-
 # ---------------------------------------------------------------------------
 # Fixtures
-
-
-@pytest.fixture(autouse=True)
-def quiet():
-    """No insecure-webhook warning noise for tests not about it."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", AnymailInsecureWebhookWarning)
-        yield
-
-
-@pytest.fixture
-def security_log(caplog):
-    caplog.set_level(logging.ERROR, logger="django.security")
-    return caplog
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """Brevo inbound webhook: BrevoInboundWebhookView."""
 
-import json
 import logging
 import warnings
 from datetime import datetime, timedelta, timezone
@@ -17,7 +16,12 @@ from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent, inbound
 from anymail.webhooks.brevo import BrevoInboundWebhookView
 
-from .conftest import basic_auth_header
+from .conftest import (
+    INSECURE_WARNING,
+    basic_auth_header,
+    post_json_with_auth,
+    security_messages,
+)
 
 # Routes for the as_view() tests (selected with pytest.mark.urls on those tests)
 urlpatterns = [
@@ -39,12 +43,6 @@ API_KEY = "xkeysib-test-api-key"
 PNG_CONTENT = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\xff\xd8"
 PDF_CONTENT = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< >>\nendobj\n"
 
-INSECURE_WARNING = (
-    "Your Anymail webhooks are insecure and open to anyone on the web. "
-    "You should set WEBHOOK_SECRET in your ANYMAIL settings. "
-    "See 'Securing webhooks' in the Anymail docs."
-)
-
 
 @pytest.fixture(autouse=True)
 def brevo_settings(settings):
@@ -52,19 +50,7 @@ def brevo_settings(settings):
 
 
 def post_inbound(client, payload, auth=AUTH, url=URL, **extra):
-    body = payload if isinstance(payload, (str, bytes)) else json.dumps(payload)
-    if auth is not None:
-        extra["HTTP_AUTHORIZATION"] = auth
-    extra.setdefault("content_type", "application/json")
-    return client.post(url, body, **extra)
-
-
-def security_messages(caplog):
-    return [
-        record.getMessage()
-        for record in caplog.records
-        if record.name == "django.security.AnymailWebhookValidationFailure"
-    ]
+    return post_json_with_auth(client, payload, auth=auth, url=url, **extra)
 
 
 def realistic_item():

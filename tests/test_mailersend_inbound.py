@@ -3,7 +3,6 @@
 import hashlib
 import hmac
 import json
-import logging
 import warnings
 from base64 import b64encode
 from datetime import datetime, timedelta, timezone
@@ -21,7 +20,7 @@ from anymail.signals import AnymailInboundEvent
 from anymail.utils import DEFAULT_DOWNLOAD_CHUNK_SIZE
 from anymail.webhooks.mailersend import MailerSendInboundWebhookView
 
-from .conftest import basic_auth_header
+from .conftest import basic_auth_header, security_messages
 
 URL = "/anymail/mailersend/inbound/"
 SIGNING_SECRET = "Yq7rM2wZ0c4kT9pLx8sVbN3jHf6dGa1e"
@@ -70,14 +69,6 @@ def post_signed(client, data, url=URL, secret=INBOUND_SECRET, signature=None, **
     return client.post(url, body, **extra)
 
 
-def security_messages(caplog):
-    return [
-        record.getMessage()
-        for record in caplog.records
-        if record.name == "django.security.AnymailWebhookValidationFailure"
-    ]
-
-
 @pytest.fixture(autouse=True)
 def mailersend_settings(settings):
     settings.ANYMAIL = {
@@ -85,12 +76,6 @@ def mailersend_settings(settings):
         "MAILERSEND_INBOUND_SECRET": INBOUND_SECRET,
     }
     return settings
-
-
-@pytest.fixture
-def security_log(caplog):
-    caplog.set_level(logging.ERROR, logger="django.security")
-    return caplog
 
 
 PNG_CONTENT = (

@@ -3,7 +3,6 @@
 import hashlib
 import hmac
 import json
-import logging
 import warnings
 from datetime import datetime, timedelta, timezone
 
@@ -20,7 +19,7 @@ from anymail.webhooks.mailersend import (
     MailerSendTrackingWebhookView,
 )
 
-from .conftest import basic_auth_header
+from .conftest import basic_auth_header, security_messages
 
 URL = "/anymail/mailersend/tracking/"
 SIGNING_SECRET = "Yq7rM2wZ0c4kT9pLx8sVbN3jHf6dGa1e"
@@ -78,14 +77,6 @@ def post_signed(client, data, url=URL, secret=SIGNING_SECRET, signature=None, **
     return client.post(url, body, **extra)
 
 
-def security_messages(caplog):
-    return [
-        record.getMessage()
-        for record in caplog.records
-        if record.name == "django.security.AnymailWebhookValidationFailure"
-    ]
-
-
 @pytest.fixture(autouse=True)
 def mailersend_settings(settings):
     settings.ANYMAIL = {
@@ -93,12 +84,6 @@ def mailersend_settings(settings):
         "MAILERSEND_INBOUND_SECRET": INBOUND_SECRET,
     }
     return settings
-
-
-@pytest.fixture
-def security_log(caplog):
-    caplog.set_level(logging.ERROR, logger="django.security")
-    return caplog
 
 
 def activity(

@@ -4,7 +4,6 @@ import base64
 import hashlib
 import hmac
 import json
-import logging
 import warnings
 from datetime import datetime, timedelta, timezone
 from unittest import mock
@@ -27,7 +26,7 @@ from anymail.webhooks.mailgun import (
     MailgunTrackingWebhookView,
 )
 
-from .conftest import basic_auth_header
+from .conftest import basic_auth_header, security_messages
 
 urlpatterns = [
     re_path(
@@ -127,24 +126,10 @@ def post_urlencoded(client, fields, url=URL, **extra):
     return client.post(url, urlencode(fields), content_type=content_type, **extra)
 
 
-def security_messages(caplog):
-    return [
-        record.getMessage()
-        for record in caplog.records
-        if record.name == "django.security.AnymailWebhookValidationFailure"
-    ]
-
-
 @pytest.fixture(autouse=True)
 def signing_key(settings):
     settings.ANYMAIL = {"MAILGUN_WEBHOOK_SIGNING_KEY": KEY}
     return settings
-
-
-@pytest.fixture
-def security_log(caplog):
-    caplog.set_level(logging.ERROR, logger="django.security")
-    return caplog
 
 
 # ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from anymail.exceptions import (
 from anymail.signals import EventType, RejectReason, tracking
 from anymail.webhooks.mailgun import MailgunTrackingWebhookView
 
-from .conftest import basic_auth_header
+from .conftest import basic_auth_header, security_messages
 
 URL = "/anymail/mailgun/tracking/"
 KEY = "test-signing-key"
@@ -100,24 +100,10 @@ def event_fields(event):
     return {field: getattr(event, field) for field in FIELDS}
 
 
-def security_messages(caplog):
-    return [
-        record.getMessage()
-        for record in caplog.records
-        if record.name == "django.security.AnymailWebhookValidationFailure"
-    ]
-
-
 @pytest.fixture(autouse=True)
 def signing_key(settings):
     settings.ANYMAIL = {"MAILGUN_WEBHOOK_SIGNING_KEY": KEY}
     return settings
-
-
-@pytest.fixture
-def security_log(caplog):
-    caplog.set_level(logging.ERROR, logger="django.security")
-    return caplog
 
 
 # ---------------------------------------------------------------------------

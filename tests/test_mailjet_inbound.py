@@ -2,7 +2,6 @@
 
 import json
 import logging
-from base64 import b64encode
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -13,7 +12,7 @@ from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent, inbound
 from anymail.webhooks.mailjet import MailjetInboundWebhookView
 
-from .conftest import basic_auth_header
+from .conftest import b64, basic_auth_header, post_json_with_auth, security_messages
 
 URL = "/anymail/mailjet/inbound/"
 SECRET = "mailjet:inbound:secret"
@@ -36,10 +35,6 @@ FORWARDED = (
 )
 
 
-def b64(content):
-    return b64encode(content).decode("ascii")
-
-
 @pytest.fixture(autouse=True)
 def webhook_secret(settings):
     """Most tests post with the right basic auth for this secret."""
@@ -47,19 +42,7 @@ def webhook_secret(settings):
 
 
 def post_inbound(client, payload, auth=AUTH, url=URL, **extra):
-    body = payload if isinstance(payload, (str, bytes)) else json.dumps(payload)
-    if auth is not None:
-        extra["HTTP_AUTHORIZATION"] = auth
-    extra.setdefault("content_type", "application/json")
-    return client.post(url, body, **extra)
-
-
-def security_messages(caplog):
-    return [
-        record.getMessage()
-        for record in caplog.records
-        if record.name == "django.security.AnymailWebhookValidationFailure"
-    ]
+    return post_json_with_auth(client, payload, auth=auth, url=url, **extra)
 
 
 def realistic_payload():

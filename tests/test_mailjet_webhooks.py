@@ -1,6 +1,5 @@
 """Mailjet tracking webhook: MailjetTrackingWebhookView."""
 
-import json
 import logging
 import warnings
 from datetime import datetime, timezone
@@ -9,10 +8,17 @@ import pytest
 from django.urls import include, path, reverse
 
 from anymail.exceptions import AnymailInsecureWebhookWarning
-from anymail.signals import AnymailTrackingEvent, tracking
+from anymail.signals import tracking
 from anymail.webhooks.mailjet import MailjetTrackingWebhookView
 
-from .conftest import basic_auth_header
+from .conftest import (
+    INSECURE_WARNING,
+    TRACKING_EVENT_FIELDS,
+    basic_auth_header,
+    event_fields,
+    post_json_with_auth,
+    security_messages,
+)
 
 # Routes for the as_view() test (selected with pytest.mark.urls on that test only)
 urlpatterns = [
@@ -28,11 +34,6 @@ URL = "/anymail/mailjet/tracking/"
 SECRET = "mailjet:webhook:secret"
 AUTH = basic_auth_header(SECRET)
 
-INSECURE_WARNING = (
-    "Your Anymail webhooks are insecure and open to anyone on the web. "
-    "You should set WEBHOOK_SECRET in your ANYMAIL settings. "
-    "See 'Securing webhooks' in the Anymail docs."
-)
 AUTH_FAILURE = "Missing or invalid basic auth in Anymail Mailjet webhook"
 
 MESSAGE_ID = 94294969890101240  # bigger than a JavaScript number holds exactly
@@ -51,46 +52,11 @@ def webhook_secret(settings):
 
 
 def post_events(client, payload, auth=AUTH, url=URL, **extra):
-    body = payload if isinstance(payload, (str, bytes)) else json.dumps(payload)
-    if auth is not None:
-        extra["HTTP_AUTHORIZATION"] = auth
-    extra.setdefault("content_type", "application/json")
-    return client.post(url, body, **extra)
-
-
-def security_messages(caplog):
-    return [
-        record.getMessage()
-        for record in caplog.records
-        if record.name == "django.security.AnymailWebhookValidationFailure"
-    ]
-
-
-EVENT_FIELDS = (
-    "event_type",
-    "timestamp",
-    "event_id",
-    "message_id",
-    "recipient",
-    "metadata",
-    "tags",
-    "reject_reason",
-    "description",
-    "mta_response",
-    "user_agent",
-    "click_url",
-    "esp_event",
-)
-
-
-def event_fields(event):
-    """Every AnymailTrackingEvent attribute, for exact comparison."""
-    assert isinstance(event, AnymailTrackingEvent)
-    return {name: getattr(event, name) for name in EVENT_FIELDS}
+    return post_json_with_auth(client, payload, auth=auth, url=url, **extra)
 
 
 def expected_fields(**fields):
-    defaults = dict.fromkeys(EVENT_FIELDS)
+    defaults = dict.fromkeys(TRACKING_EVENT_FIELDS)
     defaults.update(metadata={}, tags=[])
     defaults.update(fields)
     return defaults

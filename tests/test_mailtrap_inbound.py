@@ -1,10 +1,8 @@
 """Mailtrap inbound webhook: fetching and streaming the message, signatures."""
 
-import base64
 import hashlib
 import hmac
 import json
-import logging
 import warnings
 from datetime import datetime, timedelta, timezone
 from unittest import mock
@@ -23,7 +21,7 @@ from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent, inbound
 from anymail.webhooks.mailtrap import MailtrapInboundWebhookView, MailtrapWebhookView
 
-from .conftest import basic_auth_header
+from .conftest import basic_auth_header, encodebytes_crlf, security_messages
 
 INBOUND_URL = "/anymail/mailtrap/inbound/"
 CUSTOM_URL = "/custom/mailtrap/inbound/"
@@ -116,10 +114,6 @@ PNG = (
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
-def _b64_lines(data):
-    return base64.encodebytes(data).decode("ascii").replace("\n", "\r\n")
-
-
 # A message as Mailtrap stores it: CRLF line endings, RFC 2047 headers, text
 # and html alternatives, an inline image and an attachment.
 RAW_MIME = (
@@ -163,42 +157,20 @@ RAW_MIME = (
     'Content-Disposition: inline; filename="logo.png"\r\n'
     "Content-ID: <logo@sender.example.org>\r\n"
     "Content-Transfer-Encoding: base64\r\n"
-    "\r\n" + _b64_lines(PNG) + "--==related==--\r\n"
+    "\r\n" + encodebytes_crlf(PNG) + "--==related==--\r\n"
     "\r\n"
     "--==mixed==\r\n"
     "Content-Type: application/pdf\r\n"
     "Content-Disposition: attachment; filename*=utf-8''r%C3%A9sum%C3%A9.pdf\r\n"
     "Content-Transfer-Encoding: base64\r\n"
-    "\r\n" + _b64_lines(PDF) + "--==mixed==--\r\n"
+    "\r\n" + encodebytes_crlf(PDF) + "--==mixed==--\r\n"
 ).encode("utf-8")
-
-
-@pytest.fixture
-def quiet():
-    """No insecure-webhook warning noise for tests not about it."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", AnymailInsecureWebhookWarning)
-        yield
 
 
 @pytest.fixture
 def signed_settings():
     with override_settings(ANYMAIL=SETTINGS):
         yield
-
-
-@pytest.fixture
-def security_log(caplog):
-    caplog.set_level(logging.ERROR, logger="django.security")
-    return caplog
-
-
-def security_messages(caplog):
-    return [
-        record.getMessage()
-        for record in caplog.records
-        if record.name == "django.security.AnymailWebhookValidationFailure"
-    ]
 
 
 def queue_message(requests_mock, raw=RAW_MIME, details=None):

@@ -3,7 +3,6 @@
 import hashlib
 import hmac
 import json
-import logging
 import warnings
 from datetime import datetime, timezone
 
@@ -15,14 +14,14 @@ from anymail.exceptions import (
     AnymailConfigurationError,
     AnymailInsecureWebhookWarning,
 )
-from anymail.signals import AnymailTrackingEvent, tracking
+from anymail.signals import tracking
 from anymail.webhooks import mailtrap as mailtrap_webhooks
 from anymail.webhooks.mailtrap import (
     MailtrapTrackingWebhookView,
     MailtrapWebhookView,
 )
 
-from .conftest import basic_auth_header
+from .conftest import basic_auth_header, event_fields, security_messages
 
 TRACKING_URL = "/anymail/mailtrap/tracking/"
 CUSTOM_URL = "/custom/mailtrap/tracking/"
@@ -82,52 +81,9 @@ def mailtrap_event(event, **fields):
 
 
 @pytest.fixture
-def quiet():
-    """No insecure-webhook warning noise for tests not about it."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", AnymailInsecureWebhookWarning)
-        yield
-
-
-@pytest.fixture
 def signed_settings():
     with override_settings(ANYMAIL=SIGNED):
         yield
-
-
-@pytest.fixture
-def security_log(caplog):
-    caplog.set_level(logging.ERROR, logger="django.security")
-    return caplog
-
-
-def security_messages(caplog):
-    return [
-        record.getMessage()
-        for record in caplog.records
-        if record.name == "django.security.AnymailWebhookValidationFailure"
-    ]
-
-
-def event_fields(event):
-    """All of an AnymailTrackingEvent's normalized attributes, as a dict."""
-    assert isinstance(event, AnymailTrackingEvent)
-    names = [
-        "event_type",
-        "timestamp",
-        "event_id",
-        "message_id",
-        "recipient",
-        "reject_reason",
-        "description",
-        "mta_response",
-        "tags",
-        "metadata",
-        "click_url",
-        "user_agent",
-        "esp_event",
-    ]
-    return {name: getattr(event, name) for name in names}
 
 
 # One case per row of the event-type table (and of the reject-reason table),

@@ -1,11 +1,8 @@
 """Mandrill inbound events, through the combined Mandrill webhook view."""
 
 import json
-import logging
 import warnings
-from base64 import b64encode
 from datetime import datetime, timedelta, timezone
-from textwrap import wrap
 from unittest import mock
 
 import pytest
@@ -19,6 +16,7 @@ from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent, inbound
 from anymail.webhooks.mandrill import MandrillCombinedWebhookView
 
+from .conftest import b64_lines
 from .test_mandrill_webhooks import (
     BASIC_AUTH_FAILURE,
     MALFORMED,
@@ -54,12 +52,6 @@ def mandrill_settings(settings):
     return settings
 
 
-@pytest.fixture
-def security_log(caplog):
-    caplog.set_level(logging.ERROR, logger="django.security")
-    return caplog
-
-
 # A 1x1 transparent PNG and a (tiny) PDF, as a mail client would attach them
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -68,10 +60,6 @@ PNG = bytes.fromhex(
 PDF = (
     b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 )
-
-
-def b64_lines(content):
-    return "\r\n".join(wrap(b64encode(content).decode("ascii"), 76))
 
 
 # What Mandrill's msg.raw_msg holds: the message exactly as received (CRLF)

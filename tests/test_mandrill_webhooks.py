@@ -25,7 +25,7 @@ from anymail.webhooks.mandrill import (
     MandrillTrackingWebhookView,
 )
 
-from .conftest import basic_auth_header
+from .conftest import basic_auth_header, event_fields, security_messages
 
 URL = "/anymail/mandrill/"
 LEGACY_URL = "/anymail/mandrill/tracking/"
@@ -105,43 +105,10 @@ def post_mandrill(
     )
 
 
-def security_messages(caplog):
-    return [
-        record.getMessage()
-        for record in caplog.records
-        if record.name == "django.security.AnymailWebhookValidationFailure"
-    ]
-
-
 @pytest.fixture(autouse=True)
 def mandrill_settings(settings):
     settings.ANYMAIL = {"MANDRILL_WEBHOOK_KEY": WEBHOOK_KEY}
     return settings
-
-
-@pytest.fixture
-def security_log(caplog):
-    caplog.set_level(logging.ERROR, logger="django.security")
-    return caplog
-
-
-def tracking_fields(event):
-    """Every normalized AnymailTrackingEvent field, for exact comparison."""
-    return {
-        "event_type": event.event_type,
-        "timestamp": event.timestamp,
-        "event_id": event.event_id,
-        "message_id": event.message_id,
-        "recipient": event.recipient,
-        "metadata": event.metadata,
-        "tags": event.tags,
-        "reject_reason": event.reject_reason,
-        "description": event.description,
-        "mta_response": event.mta_response,
-        "user_agent": event.user_agent,
-        "click_url": event.click_url,
-        "esp_event": event.esp_event,
-    }
 
 
 def utc(*args):
@@ -371,7 +338,7 @@ class TestEventMapping:
         assert response.status_code == 200
         assert response.content == b""
         event = tracking_events.event
-        assert tracking_fields(event) == dict(expected, esp_event=esp_event)
+        assert event_fields(event) == dict(expected, esp_event=esp_event)
         assert isinstance(event.timestamp.tzinfo, type(timezone.utc))
 
     def test_spec_sample(self, webhook_client, tracking_events):
@@ -387,7 +354,7 @@ class TestEventMapping:
         response = post_mandrill(webhook_client, raw, credentials="user:pass")
         assert response.status_code == 200
         bounced, unknown = tracking_events.events
-        assert tracking_fields(bounced) == {
+        assert event_fields(bounced) == {
             "event_type": "bounced",
             "timestamp": utc(2016, 4, 19, 19, 47, 26),
             "event_id": None,
@@ -402,7 +369,7 @@ class TestEventMapping:
             "click_url": None,
             "esp_event": json.loads(raw)[0],
         }
-        assert tracking_fields(unknown) == {
+        assert event_fields(unknown) == {
             "event_type": "unknown",
             "timestamp": None,
             "event_id": None,

@@ -1,9 +1,8 @@
 """Postal inbound webhook ("raw message" HTTP endpoint), with real signatures."""
 
 import json
-import logging
 import warnings
-from base64 import b64encode, encodebytes
+from base64 import b64encode
 from datetime import datetime, timedelta, timezone
 from unittest import mock
 
@@ -15,7 +14,7 @@ from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent, inbound
 from anymail.webhooks.postal import PostalInboundWebhookView
 
-from .conftest import basic_auth_header
+from .conftest import basic_auth_header, encodebytes_crlf
 from .test_postal_webhooks import (
     BASIC_AUTH_FAILURE,
     INCORRECT_SIGNATURE,
@@ -35,10 +34,6 @@ PNG_CONTENT = (
     b"\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
 )
 PDF_CONTENT = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"
-
-
-def _b64_lines(content):
-    return encodebytes(content).decode("ascii").replace("\n", "\r\n")
 
 
 # A message as a mail client sends it: CRLF line endings, non-ASCII headers,
@@ -87,13 +82,13 @@ RAW_MESSAGE = (
     'Content-Disposition: inline; filename="logo.png"\r\n'
     "Content-ID: <logo@sender.example.org>\r\n"
     "Content-Transfer-Encoding: base64\r\n"
-    "\r\n" + _b64_lines(PNG_CONTENT) + "--related-b--\r\n"
+    "\r\n" + encodebytes_crlf(PNG_CONTENT) + "--related-b--\r\n"
     "\r\n"
     "--mixed-b\r\n"
     'Content-Type: application/pdf; name="=?utf-8?q?R=C3=A9sum=C3=A9.pdf?="\r\n'
     "Content-Disposition: attachment; filename*=utf-8''R%C3%A9sum%C3%A9.pdf\r\n"
     "Content-Transfer-Encoding: base64\r\n"
-    "\r\n" + _b64_lines(PDF_CONTENT) + "--mixed-b--\r\n"
+    "\r\n" + encodebytes_crlf(PDF_CONTENT) + "--mixed-b--\r\n"
 )
 
 
@@ -137,12 +132,6 @@ def inbound_payload(raw=RAW_MESSAGE, base64=True, **overrides):
 def postal_settings(settings):
     settings.ANYMAIL = {"POSTAL_WEBHOOK_KEY": WEBHOOK_KEY}
     return settings
-
-
-@pytest.fixture
-def security_log(caplog):
-    caplog.set_level(logging.ERROR, logger="django.security")
-    return caplog
 
 
 def post_inbound(client, data, **kwargs):
@@ -400,7 +389,7 @@ class TestLargeMessages:
             "Content-Type: application/octet-stream\r\n"
             'Content-Disposition: attachment; filename="big.bin"\r\n'
             "Content-Transfer-Encoding: base64\r\n"
-            "\r\n" + _b64_lines(big) + "--b--\r\n"
+            "\r\n" + encodebytes_crlf(big) + "--b--\r\n"
         )
         pieces = []
         original = AnymailInboundMessage.parse_raw_mime_chunks.__func__

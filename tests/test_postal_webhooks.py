@@ -2,7 +2,6 @@
 
 import importlib
 import json
-import logging
 import sys
 import textwrap
 import warnings
@@ -23,7 +22,7 @@ from anymail.exceptions import (
 from anymail.signals import AnymailTrackingEvent, tracking
 from anymail.webhooks.postal import PostalTrackingWebhookView
 
-from .conftest import basic_auth_header
+from .conftest import basic_auth_header, security_messages
 
 URL = "/anymail/postal/tracking/"
 SIGNATURE_MISSING = "X-Postal-Signature header missing from webhook"
@@ -75,24 +74,10 @@ def post_signed(client, data, url=URL, signature=None, **extra):
     return client.post(url, body, HTTP_X_POSTAL_SIGNATURE=signature, **extra)
 
 
-def security_messages(caplog):
-    return [
-        record.getMessage()
-        for record in caplog.records
-        if record.name == "django.security.AnymailWebhookValidationFailure"
-    ]
-
-
 @pytest.fixture(autouse=True)
 def postal_settings(settings):
     settings.ANYMAIL = {"POSTAL_WEBHOOK_KEY": WEBHOOK_KEY}
     return settings
-
-
-@pytest.fixture
-def security_log(caplog):
-    caplog.set_level(logging.ERROR, logger="django.security")
-    return caplog
 
 
 def outgoing_message(**overrides):

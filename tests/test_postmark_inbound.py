@@ -1,6 +1,5 @@
 """Postmark inbound webhook: PostmarkInboundWebhookView."""
 
-import json
 import logging
 import warnings
 from base64 import b64encode
@@ -21,7 +20,13 @@ from anymail.webhooks.postmark import (
     PostmarkTrackingWebhookView,
 )
 
-from .conftest import basic_auth_header
+from .conftest import (
+    INSECURE_WARNING,
+    b64,
+    basic_auth_header,
+    post_json_with_auth,
+    security_messages,
+)
 
 # The lead adds the real routes to anymail.urls; these tests use their own
 urlpatterns = [
@@ -48,11 +53,6 @@ TRACKING_URL = "/anymail/postmark/tracking/"
 SECRET = "postmark:inbound:secret"
 AUTH = basic_auth_header(SECRET)
 AUTH_FAILURE = "Missing or invalid basic auth in Anymail Postmark webhook"
-INSECURE_WARNING = (
-    "Your Anymail webhooks are insecure and open to anyone on the web. "
-    "You should set WEBHOOK_SECRET in your ANYMAIL settings. "
-    "See 'Securing webhooks' in the Anymail docs."
-)
 
 PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01"
@@ -73,10 +73,6 @@ LONG_NAME = " ".join(["Ŝtefana Ĝojplena-Ĉiutaga Ŭrbano de la Ĥoraj Ĵurnali
 MESSAGE_UUID = "a8c1040e-db1c-4e18-ac79-bc5f64c7ce2c"
 
 
-def b64(content):
-    return b64encode(content).decode("ascii")
-
-
 @pytest.fixture(autouse=True)
 def webhook_secret(settings):
     """Most tests post with the right basic auth for this secret."""
@@ -84,19 +80,7 @@ def webhook_secret(settings):
 
 
 def post_inbound(client, payload, auth=AUTH, url=URL, **extra):
-    body = payload if isinstance(payload, (str, bytes)) else json.dumps(payload)
-    if auth is not None:
-        extra["HTTP_AUTHORIZATION"] = auth
-    extra.setdefault("content_type", "application/json")
-    return client.post(url, body, **extra)
-
-
-def security_messages(caplog):
-    return [
-        record.getMessage()
-        for record in caplog.records
-        if record.name == "django.security.AnymailWebhookValidationFailure"
-    ]
+    return post_json_with_auth(client, payload, auth=auth, url=url, **extra)
 
 
 def realistic_payload():

@@ -1,6 +1,5 @@
 """Postmark tracking webhook: PostmarkTrackingWebhookView."""
 
-import json
 import logging
 import warnings
 from datetime import datetime, timedelta, timezone
@@ -16,7 +15,13 @@ from anymail.exceptions import (
 from anymail.signals import tracking
 from anymail.webhooks.postmark import PostmarkTrackingWebhookView
 
-from .conftest import basic_auth_header
+from .conftest import (
+    INSECURE_WARNING,
+    basic_auth_header,
+    event_fields,
+    post_json_with_auth,
+    security_messages,
+)
 
 # Routes for the as_view() test (selected with pytest.mark.urls on that test only)
 urlpatterns = [
@@ -40,12 +45,6 @@ USER_AGENT = (
     " (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 )
 
-INSECURE_WARNING = (
-    "Your Anymail webhooks are insecure and open to anyone on the web. "
-    "You should set WEBHOOK_SECRET in your ANYMAIL settings. "
-    "See 'Securing webhooks' in the Anymail docs."
-)
-
 
 @pytest.fixture(autouse=True)
 def webhook_secret(settings):
@@ -54,41 +53,7 @@ def webhook_secret(settings):
 
 
 def post_event(client, payload, auth=AUTH, url=URL, **extra):
-    body = payload if isinstance(payload, (str, bytes)) else json.dumps(payload)
-    if auth is not None:
-        extra["HTTP_AUTHORIZATION"] = auth
-    extra.setdefault("content_type", "application/json")
-    return client.post(url, body, **extra)
-
-
-def security_messages(caplog):
-    return [
-        record.getMessage()
-        for record in caplog.records
-        if record.name == "django.security.AnymailWebhookValidationFailure"
-    ]
-
-
-def event_fields(event):
-    """Every AnymailTrackingEvent attribute, for exact comparison."""
-    return {
-        name: getattr(event, name)
-        for name in (
-            "event_type",
-            "timestamp",
-            "event_id",
-            "message_id",
-            "recipient",
-            "metadata",
-            "tags",
-            "reject_reason",
-            "description",
-            "mta_response",
-            "user_agent",
-            "click_url",
-            "esp_event",
-        )
-    }
+    return post_json_with_auth(client, payload, auth=auth, url=url, **extra)
 
 
 # Payloads modeled on the ones Postmark posts (and sends as webhook tests)

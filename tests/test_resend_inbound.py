@@ -4,7 +4,6 @@ import base64
 import hashlib
 import hmac
 import json
-import logging
 import sys
 import time
 import warnings
@@ -26,7 +25,7 @@ from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent, inbound
 from anymail.webhooks.resend import ResendInboundWebhookView
 
-from .conftest import basic_auth_header
+from .conftest import basic_auth_header, encodebytes_crlf, security_messages
 
 INBOUND_URL = "/anymail/resend/inbound/"
 
@@ -119,10 +118,6 @@ PNG = (
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
-def _b64_lines(data):
-    return base64.encodebytes(data).decode("ascii").replace("\n", "\r\n")
-
-
 # A message as Resend stores it: CRLF line endings, RFC 2047 headers,
 # text + html alternatives, an inline image and an attachment.
 RAW_MIME = (
@@ -162,12 +157,12 @@ RAW_MIME = (
     'Content-Disposition: inline; filename="photo.png"\r\n'
     "Content-ID: <photo@sender>\r\n"
     "Content-Transfer-Encoding: base64\r\n"
-    "\r\n" + _b64_lines(PNG) + "--==related==--\r\n"
+    "\r\n" + encodebytes_crlf(PNG) + "--==related==--\r\n"
     "--==mixed==\r\n"
     "Content-Type: application/pdf\r\n"
     "Content-Disposition: attachment; filename*=utf-8''r%C3%A9sum%C3%A9.pdf\r\n"
     "Content-Transfer-Encoding: base64\r\n"
-    "\r\n" + _b64_lines(PDF) + "--==mixed==--\r\n"
+    "\r\n" + encodebytes_crlf(PDF) + "--==mixed==--\r\n"
 ).encode("ascii")
 
 
@@ -197,27 +192,6 @@ def receiving_response(**fields):
 def resend_settings():
     with override_settings(ANYMAIL=SETTINGS):
         yield
-
-
-@pytest.fixture
-def quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", AnymailInsecureWebhookWarning)
-        yield
-
-
-@pytest.fixture
-def security_log(caplog):
-    caplog.set_level(logging.ERROR, logger="django.security")
-    return caplog
-
-
-def security_messages(caplog):
-    return [
-        record.getMessage()
-        for record in caplog.records
-        if record.name == "django.security.AnymailWebhookValidationFailure"
-    ]
 
 
 def assert_api_call(call, url=RECEIVING_URL, api_key=API_KEY):

@@ -25,7 +25,7 @@ from anymail.exceptions import (
 from anymail.signals import AnymailTrackingEvent, tracking
 from anymail.webhooks.resend import ResendTrackingWebhookView
 
-from .conftest import basic_auth_header
+from .conftest import basic_auth_header, security_messages
 
 TRACKING_URL = "/anymail/resend/tracking/"
 
@@ -114,28 +114,6 @@ EVENT_TIME = datetime(2024, 2, 22, 23, 41, 12, 126000, tzinfo=timezone.utc)
 def signed_settings():
     with override_settings(ANYMAIL={"RESEND_SIGNING_SECRET": SIGNING_SECRET}):
         yield
-
-
-@pytest.fixture
-def quiet():
-    """No insecure-webhook warning noise for tests not about it."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", AnymailInsecureWebhookWarning)
-        yield
-
-
-@pytest.fixture
-def security_log(caplog):
-    caplog.set_level(logging.ERROR, logger="django.security")
-    return caplog
-
-
-def security_messages(caplog):
-    return [
-        record.getMessage()
-        for record in caplog.records
-        if record.name == "django.security.AnymailWebhookValidationFailure"
-    ]
 
 
 # -- event normalization ---------------------------------------------------------

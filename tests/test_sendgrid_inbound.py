@@ -17,7 +17,7 @@ from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent, inbound
 from anymail.webhooks.sendgrid import SendGridInboundWebhookView
 
-from .conftest import basic_auth_header
+from .conftest import basic_auth_header, security_messages
 
 URL = "/anymail/sendgrid/inbound/"
 BOUNDARY = "xYzZY-sendgrid-parse"
@@ -754,14 +754,6 @@ class TestMalformedAndMisdirected:
             response = webhook_client.head(URL)
         assert response.status_code == 200
         assert inbound_events.calls == []
-
-
-def security_messages(caplog):
-    return [
-        record.getMessage()
-        for record in caplog.records
-        if record.name == "django.security.AnymailWebhookValidationFailure"
-    ]
 
 
 class TestAuthAndWarnings:

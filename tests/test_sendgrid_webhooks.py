@@ -1,7 +1,6 @@
 """SendGrid tracking webhook (Event Webhook), through Django's test client."""
 
 import json
-import logging
 import sys
 import warnings
 from base64 import b64encode
@@ -23,7 +22,7 @@ from anymail.exceptions import (
 from anymail.signals import tracking
 from anymail.webhooks.sendgrid import SendGridTrackingWebhookView
 
-from .conftest import basic_auth_header
+from .conftest import basic_auth_header, security_messages
 
 URL = "/anymail/sendgrid/tracking/"
 NOT_SUPPORTED = (
@@ -93,20 +92,6 @@ def post(client, body, url=URL, content_type="application/json", **extra):
     if not isinstance(body, (str, bytes)):
         body = json.dumps(body)
     return client.post(url, body, content_type=content_type, **extra)
-
-
-def security_messages(caplog):
-    return [
-        record.getMessage()
-        for record in caplog.records
-        if record.name == "django.security.AnymailWebhookValidationFailure"
-    ]
-
-
-@pytest.fixture
-def security_log(caplog):
-    caplog.set_level(logging.ERROR, logger="django.security")
-    return caplog
 
 
 ALL_FIELDS = {

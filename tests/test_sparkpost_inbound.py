@@ -1,7 +1,6 @@
 """SparkPost inbound (relay) webhook: SparkPostInboundWebhookView."""
 
 import base64
-import json
 import logging
 import warnings
 from datetime import datetime, timedelta, timezone
@@ -19,17 +18,17 @@ from anymail.signals import AnymailInboundEvent, inbound
 from anymail.utils import DEFAULT_DOWNLOAD_CHUNK_SIZE
 from anymail.webhooks.sparkpost import SparkPostInboundWebhookView
 
-from .conftest import basic_auth_header
+from .conftest import (
+    INSECURE_WARNING,
+    b64_lines,
+    basic_auth_header,
+    post_json_with_auth,
+    security_messages,
+)
 
 URL = "/anymail/sparkpost/inbound/"
 SECRET = "sparkpost:relay:secret"
 AUTH = basic_auth_header(SECRET)
-
-INSECURE_WARNING = (
-    "Your Anymail webhooks are insecure and open to anyone on the web. "
-    "You should set WEBHOOK_SECRET in your ANYMAIL settings. "
-    "See 'Securing webhooks' in the Anymail docs."
-)
 
 PNG_BYTES = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01"
@@ -37,12 +36,6 @@ PNG_BYTES = (
     b"\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
 )
 PDF_BYTES = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <</Type /Catalog>> endobj\n%%EOF\n"
-
-
-def b64_lines(data):
-    """base64 of data, as a MIME body (76-character lines, CRLF)."""
-    text = base64.b64encode(data).decode("ascii")
-    return "\r\n".join(text[i : i + 76] for i in range(0, len(text), 76))
 
 
 #: A realistic multipart message as SparkPost relays it (CRLF line endings)
@@ -152,19 +145,7 @@ def webhook_secret(settings):
 
 
 def post_relay(client, payload, auth=AUTH, url=URL, **extra):
-    body = payload if isinstance(payload, (str, bytes)) else json.dumps(payload)
-    if auth is not None:
-        extra["HTTP_AUTHORIZATION"] = auth
-    extra.setdefault("content_type", "application/json")
-    return client.post(url, body, **extra)
-
-
-def security_messages(caplog):
-    return [
-        record.getMessage()
-        for record in caplog.records
-        if record.name == "django.security.AnymailWebhookValidationFailure"
-    ]
+    return post_json_with_auth(client, payload, auth=auth, url=url, **extra)
 
 
 class TestInboundMessage:

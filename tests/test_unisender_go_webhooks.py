@@ -17,7 +17,7 @@ from anymail.exceptions import (
 from anymail.signals import EventType, RejectReason, tracking
 from anymail.webhooks.unisender_go import UnisenderGoTrackingWebhookView
 
-from .conftest import basic_auth_header
+from .conftest import basic_auth_header, event_fields, security_messages
 
 urlpatterns = [
     path("anymail/", include("anymail.urls")),
@@ -52,23 +52,6 @@ INCORRECT_SIGNATURE_FOR_PROJECT = (
 )
 BASIC_AUTH_FAILURE = "Missing or invalid basic auth in Anymail Unisender Go webhook"
 MALFORMED = b"Malformed Unisender Go webhook payload"
-
-FIELDS = (
-    "event_type",
-    "timestamp",
-    "event_id",
-    "message_id",
-    "recipient",
-    "metadata",
-    "tags",
-    "reject_reason",
-    "description",
-    "mta_response",
-    "user_agent",
-    "click_url",
-    "esp_event",
-)
-
 
 # ---------------------------------------------------------------------------
 # Building signed payloads the way Unisender Go does
@@ -124,10 +107,6 @@ def post(client, body, url=URL, content_type="application/json", **extra):
     return client.post(url, body, content_type=content_type, **extra)
 
 
-def fields_of(event):
-    return {field: getattr(event, field) for field in FIELDS}
-
-
 def expected_fields(esp_event, **overrides):
     """The normalized fields for an event_data() event, with overrides."""
     fields = {
@@ -154,20 +133,6 @@ def api_key_setting():
     """Configure the API key (and no WEBHOOK_SECRET) unless a test overrides it."""
     with override_settings(ANYMAIL={"UNISENDER_GO_API_KEY": API_KEY}):
         yield
-
-
-@pytest.fixture
-def security_log(caplog):
-    caplog.set_level(logging.ERROR, logger="django.security")
-    return caplog
-
-
-def security_messages(caplog):
-    return [
-        record.getMessage()
-        for record in caplog.records
-        if record.name == "django.security.AnymailWebhookValidationFailure"
-    ]
 
 
 # ---------------------------------------------------------------------------
@@ -262,7 +227,7 @@ class TestEventTypes:
         data = event_data(status=status, **extra)
         response = post(webhook_client, signed_json(batch(data)))
         assert response.status_code == 200
-        assert fields_of(tracking_events.event) == expected_fields(data, **overrides)
+        assert event_fields(tracking_events.event) == expected_fields(data, **overrides)
 
     @pytest.mark.parametrize(
         "status, extra, overrides",
@@ -285,7 +250,9 @@ class TestEventTypes:
         # the single-event format's esp_event is the whole object, auth included
         whole = json.loads(body)
         assert whole["auth"] != API_KEY
-        assert fields_of(tracking_events.event) == expected_fields(whole, **overrides)
+        assert event_fields(tracking_events.event) == expected_fields(
+            whole, **overrides
+        )
 
     def test_spec_sample(self, webhook_client, tracking_events):
         sample = {
@@ -303,7 +270,7 @@ class TestEventTypes:
         }
         body = signed_json(sample)
         assert post(webhook_client, body).status_code == 200
-        assert fields_of(tracking_events.event) == {
+        assert event_fields(tracking_events.event) == {
             "event_type": "deferred",
             "timestamp": datetime(2024, 9, 6, 23, 22, 40, tzinfo=timezone.utc),
             "event_id": None,

@@ -44,7 +44,7 @@ from anymail.webhooks.base import (
     single_addr_spec,
 )
 
-from .conftest import basic_auth_header
+from .conftest import basic_auth_header, security_messages
 
 
 class SignedMixin:
@@ -96,28 +96,6 @@ def post_events(client, events, url="/test/", **extra):
     return client.post(
         url, json.dumps(events), content_type="application/json", **extra
     )
-
-
-@pytest.fixture
-def quiet():
-    """No insecure-webhook warning noise for tests not about it."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", AnymailInsecureWebhookWarning)
-        yield
-
-
-@pytest.fixture
-def security_log(caplog):
-    caplog.set_level(logging.ERROR, logger="django.security")
-    return caplog
-
-
-def security_messages(caplog):
-    return [
-        record.getMessage()
-        for record in caplog.records
-        if record.name == "django.security.AnymailWebhookValidationFailure"
-    ]
 
 
 @pytest.mark.usefixtures("quiet")
