@@ -134,3 +134,45 @@ def test_unknown_domain(standin):
 def test_send_mail(standin):
     assert mail.send_mail("Hi", "Body", "from@example.com", ["to@example.com"]) == 1
     assert standin.last_request.form()["subject"] == ["Hi"]
+
+
+def test_multipart_body_on_the_wire(standin):
+    message = make_message()
+    message.attach("data.bin", bytes(range(256)) * 64, "application/octet-stream")
+    assert message.send() == 1
+    request = standin.last_request
+    content_type = request.header("Content-Type")
+    assert re.fullmatch(r"multipart/form-data; boundary=[0-9a-f]{32}", content_type)
+    boundary = content_type.split("=", 1)[1]
+    assert request.header("Content-Length") == str(len(request.body))
+    assert request.header("Transfer-Encoding") is None
+    assert request.body.startswith(f"--{boundary}\r\n".encode())
+    assert request.body.endswith(f"\r\n--{boundary}--\r\n".encode())
+    assert request.files() == [
+        ("attachment", "data.bin", "application/octet-stream", bytes(range(256)) * 64)
+    ]
+
+
+def test_debug_api_requests_with_attachments(standin, capsys):
+    with override_settings(
+        ANYMAIL={
+            "MAILGUN_API_KEY": API_KEY,
+            "MAILGUN_API_URL": standin.api_url("mailgun"),
+            "DEBUG_API_REQUESTS": True,
+        }
+    ):
+        message = make_message()
+        message.attach("Résumé ✓.txt", "¡Hola!", "text/plain")
+        message.attach("data.bin", b"\x00\xff\xfe", "application/octet-stream")
+        assert message.send() == 1
+    output = capsys.readouterr().out
+    assert f"POST {standin.api_url('mailgun')}example.com/messages" in output
+    assert "Authorization: <redacted>" in output
+    assert API_KEY not in output
+    assert "Content-Type: multipart/form-data; boundary=" in output
+    assert (
+        'Content-Disposition: form-data; name="attachment"; filename="Résumé ✓.txt"\n'
+        'Content-Type: text/plain; charset="utf-8"\n\n¡Hola!\n'
+    ) in output
+    assert "\x00\ufffd\ufffd\n" in output  # binary content, undecodable bytes replaced
+    assert "HTTP 200 OK" in output

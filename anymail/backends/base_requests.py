@@ -2,6 +2,8 @@
 
 import functools
 import json
+import re
+import secrets
 from urllib.parse import urljoin
 
 import requests
@@ -67,7 +69,7 @@ class AnymailRequestsBackend(AnymailBaseBackend):
 
     def create_session(self):
         """A new requests.Session for this connection. Override to add adapters."""
-        session = requests.Session()
+        session = AnymailSession()
         default_agent = session.headers["User-Agent"]
         session.headers["User-Agent"] = (
             f"django-anymail/{__version__}-{self.esp_name.lower()} {default_agent}"
@@ -267,6 +269,140 @@ class RequestsPayload(BasePayload):
             "files": self.files,
             "auth": self.auth,
         }
+
+
+class AnymailSession(requests.Session):
+    """A requests.Session that encodes multipart/form-data bodies itself.
+
+    Callers still pass ``data=`` and ``files=`` to request(), as with any
+    Session; the body is then built by encode_multipart_formdata, in one
+    exact-size buffer, rather than by requests (whose encoder grows and copies
+    a buffer, costing time and ~1.1x the attachments' size in memory). The
+    bytes on the wire are the same, apart from the random boundary.
+    """
+
+    def prepare_request(self, request):
+        if request.files:
+            body, content_type = encode_multipart_formdata(request.data, request.files)
+            headers = {
+                name: value
+                for name, value in (request.headers or {}).items()
+                if name.lower() != "content-type"
+            }
+            headers["Content-Type"] = content_type
+            request.data, request.files, request.headers = body, None, headers
+        return super().prepare_request(request)
+
+
+def encode_multipart_formdata(fields, files, boundary=None):
+    """A multipart/form-data body for `fields` and `files`, in one exact-size buffer.
+
+    Returns (body, content_type): body is a bytearray of exactly the body's size
+    (each file's content is copied into it once; nothing else grows or is joined),
+    content_type is "multipart/form-data; boundary=...".
+
+    The encoding is what requests (with urllib3 2) produces for
+    ``request(data=fields, files=files)``, except for the boundary:
+
+    - fields: a dict (or iterable of (name, value) pairs); a value that is a list
+      (or other non-string iterable) makes one part per item; None values are
+      skipped; other non-bytes values are sent as str(value), UTF-8 encoded.
+    - files: (name, (filename, content)) or (name, (filename, content,
+      content_type)) pairs, after all the fields; content is bytes-like (or str,
+      UTF-8 encoded). A None filename or content_type leaves that out.
+    - name and filename parameters are quoted as the WHATWG HTML standard says
+      (raw UTF-8, with CR, LF and '"' percent-encoded; never RFC 2231 ``name*=``).
+
+    The boundary is random (128 bits) and checked not to occur in any part;
+    an explicit boundary that occurs in a part is a ValueError.
+    """
+    pieces = []  # each part's headers (bytes), then its content (bytes-like)
+    for name, value in _form_pairs(fields):
+        pieces.append(_part_headers(name))
+        pieces.append(value)
+    for name, file in files or ():
+        filename, content, *rest = file
+        content_type = rest[0] if rest else None
+        if isinstance(content, str):
+            content = content.encode("utf-8")
+        elif not isinstance(content, (bytes, bytearray)):
+            content = memoryview(content).cast("B")  # (so len() counts bytes)
+        pieces.append(_part_headers(name, filename, content_type))
+        pieces.append(content)
+
+    if boundary is None:
+        boundary = secrets.token_hex(16)
+        while _occurs_in(boundary.encode("ascii"), pieces):  # (never, in practice)
+            boundary = secrets.token_hex(16)
+    elif _occurs_in(boundary.encode("ascii"), pieces):
+        raise ValueError(f"multipart boundary {boundary!r} occurs in the content")
+    delimiter = f"--{boundary}\r\n".encode("ascii")
+    close_delimiter = f"--{boundary}--\r\n".encode("ascii")
+
+    part_count = len(pieces) // 2
+    size = sum(len(piece) for piece in pieces)
+    size += part_count * (len(delimiter) + 2) + len(close_delimiter)
+    body = bytearray(size)
+    view = memoryview(body)
+    offset = 0
+    for index, piece in enumerate(pieces):
+        if index % 2 == 0:  # a part starts
+            view[offset : offset + len(delimiter)] = delimiter
+            offset += len(delimiter)
+        view[offset : offset + len(piece)] = piece
+        offset += len(piece)
+        if index % 2 == 1:  # a part ends
+            view[offset : offset + 2] = b"\r\n"
+            offset += 2
+    view[offset:] = close_delimiter
+    offset += len(close_delimiter)
+    view.release()
+    assert offset == size
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def _form_pairs(fields):
+    """(name, value bytes) for each form field value, as requests expands them."""
+    items = fields.items() if hasattr(fields, "items") else fields or ()
+    for name, values in items:
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+            values = [values]
+        for value in values:
+            if value is None:
+                continue
+            if not isinstance(value, bytes):
+                value = str(value).encode("utf-8")
+            yield name, value
+
+
+def _part_headers(name, filename=None, content_type=None):
+    """A form-data part's header lines, and the blank line ending them."""
+    disposition = f"form-data; {_header_param('name', name)}"
+    if filename is not None:
+        disposition += f"; {_header_param('filename', filename)}"
+    headers = f"Content-Disposition: {disposition}\r\n"
+    if content_type:
+        headers += f"Content-Type: {content_type}\r\n"
+    return (headers + "\r\n").encode("utf-8")
+
+
+_HEADER_PARAM_ESCAPES = {10: "%0A", 13: "%0D", 34: "%22"}  # LF, CR, '"'
+
+
+def _header_param(name, value):
+    """name="value" for a form-data header (urllib3's format_multipart_header_param)."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8")
+    return f'{name}="{value.translate(_HEADER_PARAM_ESCAPES)}"'
+
+
+def _occurs_in(needle, pieces):
+    return any(
+        needle in piece
+        if isinstance(piece, (bytes, bytearray))
+        else re.search(re.escape(needle), piece) is not None
+        for piece in pieces
+    )
 
 
 @functools.lru_cache(maxsize=256)
