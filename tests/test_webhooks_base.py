@@ -744,3 +744,23 @@ class TestEspApiErrors:
 
         with pytest.raises(requests.HTTPError), esp_api_errors("Test ESP", "fetch"):
             raise requests.HTTPError("503")
+
+
+class TestHeaderPairs:
+    def test_object_of_strings_and_lists(self):
+        from anymail.webhooks.base import header_pairs
+
+        headers = {"Received": ["one", None, "two"], "Subject": "Hi", "X-Null": None}
+        assert header_pairs(headers) == [
+            ("Received", "one"),
+            ("Received", "two"),
+            ("Subject", "Hi"),
+        ]
+        assert header_pairs(None) == []
+
+    @pytest.mark.parametrize("headers", [["Subject", "Hi"], {"Subject": 3}])
+    def test_wrong_shapes(self, headers):
+        from anymail.webhooks.base import header_pairs
+
+        with pytest.raises(TypeError, match="^ESP Headers "):
+            header_pairs(headers, "ESP Headers")

@@ -245,6 +245,28 @@ def get_object(data, key):
     return value
 
 
+def header_pairs(headers, what="headers"):
+    """(name, value) pairs from a JSON object of headers, in order.
+
+    Each value is a string, or a list of strings for a repeated header (one
+    pair each); null values are skipped. None or a missing object gives [].
+    TypeError for anything else (`what` names the field in the message).
+    """
+    if headers is None:
+        return []
+    if not isinstance(headers, dict):
+        raise TypeError(f"{what} is not a JSON object: {headers!r}")
+    pairs = []
+    for name, values in headers.items():
+        for value in values if isinstance(values, list) else [values]:
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                raise TypeError(f"{what} {name!r} is not a string: {value!r}")
+            pairs.append((name, value))
+    return pairs
+
+
 def epoch_to_datetime(value, *, milliseconds=False):
     """Aware UTC datetime from a number of seconds (or ms) since the epoch.
 

@@ -30,6 +30,7 @@ from .base import (
     esp_api_errors,
     get_list,
     get_str,
+    header_pairs,
     load_json,
 )
 
@@ -148,7 +149,7 @@ class BrevoInboundWebhookView(BrevoBaseWebhookView):
         # Every header comes from Brevo's "Headers" object (the separate From,
         # To, Subject... fields are just conveniences derived from them)
         message = AnymailInboundMessage.construct(
-            headers=_header_items(item.get("Headers")),
+            headers=header_pairs(item.get("Headers"), "Brevo inbound Headers"),
             text=text,
             html=html,
             attachments=[
@@ -236,28 +237,6 @@ def _parse_tags(esp_event):
     if "tag" in esp_event:
         return [esp_event["tag"]]
     return []
-
-
-def _header_items(headers):
-    """(name, value) pairs from Brevo's Headers object, in order.
-
-    A list value stands for a repeated header (e.g. Received). Null values
-    are skipped.
-    """
-    if headers is None:
-        return []
-    if not isinstance(headers, dict):
-        raise TypeError(f"Brevo inbound Headers is not an object: {headers!r}")
-    items = []
-    for name, value in headers.items():
-        values = value if isinstance(value, list) else [value]
-        for each in values:
-            if each is None:
-                continue
-            if not isinstance(each, str):
-                raise TypeError(f"Brevo inbound header {name!r} is not a string")
-            items.append((name, each))
-    return items
 
 
 def _header_addr_spec(message, header):

@@ -31,6 +31,7 @@ from .base import (
     epoch_to_datetime,
     get_list,
     get_str,
+    header_pairs,
     load_json,
 )
 
@@ -301,26 +302,11 @@ def _spam_score(value):
 
 
 def _flatten_headers(headers):
-    """Mailjet's Headers object → [(name, value), ...] in order.
-
-    A value is a string, or a list of strings for a repeated header (one pair
-    each).
-    """
-    if headers is None:
-        return []
-    if not isinstance(headers, dict):
-        raise TypeError(f"Mailjet Headers is not an object: {headers!r}")
-    flattened = []
-    for name, values in headers.items():
-        if values is None:
-            continue
-        if not isinstance(values, list):
-            values = [values]
-        for value in values:
-            if not isinstance(value, str):
-                raise TypeError(f"Mailjet header {name!r} is not a string: {value!r}")
-            flattened.append((name, _clean_text(value)))
-    return flattened
+    """Mailjet's Headers object → [(name, value), ...] in order."""
+    return [
+        (name, _clean_text(value))
+        for name, value in header_pairs(headers, "Mailjet Headers")
+    ]
 
 
 def _clean_text(text):

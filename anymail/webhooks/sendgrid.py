@@ -26,6 +26,7 @@ from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.http.request import RawPostDataException
 
+from ..backends.sendgrid import NOT_SUPPORTED_WARNING
 from ..exceptions import AnymailNotSupportedWarning, AnymailWebhookValidationFailure
 from ..inbound import AnymailInboundMessage
 from ..signals import (
@@ -47,11 +48,6 @@ from .base import (
     form_fields,
     load_json,
     load_public_key,
-)
-
-NOT_SUPPORTED_WARNING = (
-    "django-anymail has dropped official support for SendGrid."
-    " See https://github.com/anymail/django-anymail/issues/432."
 )
 
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
