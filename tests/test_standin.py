@@ -5,6 +5,7 @@ These use `requests` directly over real HTTP on 127.0.0.1 (no Django, no anymail
 
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -356,6 +357,51 @@ def test_connection_close_honored(standin):
         assert response.headers["Connection"] == "close"
     first, second = standin.requests
     assert first.connection_id != second.connection_id
+
+
+def raw_exchange(standin, request_bytes):
+    """Send raw bytes on a new connection; the response bytes, once it's closed."""
+    with socket.create_connection(("127.0.0.1", standin.port), timeout=5) as sock:
+        sock.sendall(request_bytes)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_request_headers_parsed(standin, session):
+    response = session.post(
+        standin.api_url("other") + "x",
+        files={"f": ("a.txt", b"hi")},
+        headers={"X-Repeated": "1", "x-other": "two"},
+    )
+    assert response.status_code == 404
+    headers = standin.last_request.headers
+    assert headers["content-type"].startswith("multipart/form-data; boundary=")
+    assert headers.get_content_type() == "multipart/form-data"
+    assert headers["X-OTHER"] == "two"
+    assert standin.last_request.body_length == int(headers["Content-Length"])
+
+
+def test_http_10_request_closes_connection(standin):
+    response = raw_exchange(standin, b"GET /other/x HTTP/1.0\r\nHost: a\r\n\r\n")
+    assert response.startswith(b"HTTP/1.1 404 ")
+    assert b"\r\nConnection: close\r\n" in response
+
+
+@pytest.mark.parametrize(
+    "request_bytes, status",
+    [
+        (b"NONSENSE\r\n\r\n", b"400"),
+        (b"GET /x HTTP/2.0\r\n\r\n", b"400"),
+        (b"GET /x HTTP/1.1\r\n" + b"X-A: b\r\n" * 101 + b"\r\n", b"431"),
+        (b"GET /x HTTP/1.1\r\nX-A: " + b"b" * 70000 + b"\r\n\r\n", b"431"),
+    ],
+)
+def test_malformed_requests_answered(standin, request_bytes, status):
+    response = raw_exchange(standin, request_bytes)
+    assert response.startswith(b"HTTP/1.1 " + status + b" ")
+    assert standin.requests == []
 
 
 # --- scripted responses ------------------------------------------------------------
