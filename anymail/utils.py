@@ -238,7 +238,14 @@ class EmailAddress(Address):
             if display_name:
                 message += f" display_name={display_name!r}"
             raise AnymailInvalidAddress(message) from err
-        self._address = self.format()
+        # (immutable: computed once, as ESP payloads ask for them again and again)
+        self._addr_spec = super().addr_spec
+        self._has_idn_domain = bool(self.domain) and not self.domain.isascii()
+        self._address = self._format(self.display_name)
+
+    @property
+    def addr_spec(self):
+        return self._addr_spec
 
     @property
     def address(self):
@@ -267,15 +274,24 @@ class EmailAddress(Address):
 
     def format_addr_spec(self, *, idna_encode=None):
         """The addr-spec, with a non-ASCII domain passed through `idna_encode`."""
-        if not idna_encode or not self.domain or self.domain.isascii():
-            return self.addr_spec
-        local_part = self.addr_spec[: -len(self.domain) - 1]
+        if not idna_encode or not self._has_idn_domain:
+            return self._addr_spec
+        local_part = self._addr_spec[: -len(self.domain) - 1]
         return f"{local_part}@{idna_encode(self.domain)}"
 
     def format(self, *, use_rfc2047=False, idna_encode=None):
         """The full address: display name (quoted if needed) and <addr-spec>."""
-        addr_spec = self.format_addr_spec(idna_encode=idna_encode)
-        name = self.format_display_name(use_rfc2047=use_rfc2047)
+        if not (idna_encode and self._has_idn_domain) and (
+            not use_rfc2047 or (use_rfc2047 != "force" and self.display_name.isascii())
+        ):
+            return self._address  # (the common case, formatted once)
+        return self._format(
+            self.format_display_name(use_rfc2047=use_rfc2047),
+            self.format_addr_spec(idna_encode=idna_encode),
+        )
+
+    def _format(self, name, addr_spec=None):
+        addr_spec = self._addr_spec if addr_spec is None else addr_spec
         if not name:
             return addr_spec
         return f"{quote_string(name)} <{addr_spec}>"

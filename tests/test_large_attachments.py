@@ -1,8 +1,8 @@
 """Tests for Base64Bytes: attachment base64 written straight into a JSON body.
 
-serialize_json expands Base64Bytes markers into the serialized body (a bytearray)
-chunk by chunk; the result must be exactly the JSON that plain base64 strings in
-their place would produce.
+serialize_json expands large Base64Bytes markers into the serialized body (a
+bytearray) chunk by chunk, and inlines small ones; either way the result must be
+exactly the JSON that plain base64 strings in their place would produce.
 """
 
 import base64
@@ -26,6 +26,9 @@ from anymail.message import AnymailMessage
 BACKEND = "anymail.backends.postmark.EmailBackend"
 TOKEN = "test_server_token"
 CHUNK = backend_base._BASE64_CHUNK
+LIMIT = backend_base.BASE64_INLINE_LIMIT
+#: Large enough to take the marker path
+LARGE = LIMIT + 1
 
 
 def postmark_settings(**anymail):
@@ -65,18 +68,26 @@ def plain(data):
     return data
 
 
-SIZES = [0, 1, 2, 3, 4, 5, 100, CHUNK - 1, CHUNK, CHUNK + 1, CHUNK + 2, 2 * CHUNK + 5]
+SMALL_SIZES = [0, 1, 2, 3, 4, 5, 100, LIMIT]
+LARGE_SIZES = [LIMIT + 1, LIMIT + 2, LIMIT + 3]
+LARGE_SIZES += [CHUNK - 1, CHUNK, CHUNK + 1, CHUNK + 2, 2 * CHUNK + 5]
 
 
 class TestSerializeJson:
-    @pytest.mark.parametrize("size", SIZES)
-    def test_encodes_like_plain_base64(self, size):
+    @pytest.mark.parametrize("size", LARGE_SIZES)
+    def test_large_content_encodes_like_plain_base64(self, size):
         payload = make_payload()
         data = {"Name": "a.bin", "Content": Base64Bytes(data_bytes(size)), "N": 1}
         body = payload.serialize_json(data)
         assert isinstance(body, bytearray)
         assert json.loads(body) == plain(data)
         assert bytes(body) == json.dumps(plain(data)).encode("ascii")
+
+    @pytest.mark.parametrize("size", SMALL_SIZES)
+    def test_small_content_is_inlined(self, size):
+        payload = make_payload()
+        data = {"Name": "a.bin", "Content": Base64Bytes(data_bytes(size)), "N": 1}
+        assert payload.serialize_json(data) == json.dumps(plain(data))
 
     def test_several_markers_nested_and_repeated(self):
         payload = make_payload()
@@ -87,6 +98,7 @@ class TestSerializeJson:
                 "Attachments": [
                     {"Content": shared},
                     {"Content": Base64Bytes(b"\x00\xff\x10")},
+                    {"Content": Base64Bytes(data_bytes(LARGE))},
                 ],
             },
             {"Attachments": [{"Content": shared}], "Other": [None, True, 1.5]},
@@ -99,14 +111,14 @@ class TestSerializeJson:
         payload = make_payload()
         data = {
             "Text": "anymail-base64-0123456789abcdef0123456789abcdef-0",
-            "Content": Base64Bytes(b"hello"),
+            "Content": Base64Bytes(data_bytes(LARGE)),
         }
         body = payload.serialize_json(data)
         assert json.loads(body) == plain(data)
 
     def test_marker_as_bytearray_and_memoryview_content(self):
         payload = make_payload()
-        raw = data_bytes(1000)
+        raw = data_bytes(LARGE)
         for content in (bytearray(raw), memoryview(raw)):
             body = payload.serialize_json({"Content": Base64Bytes(content)})
             assert json.loads(body) == {"Content": base64.b64encode(raw).decode()}
@@ -121,7 +133,9 @@ class TestSerializeJson:
         with pytest.raises(AnymailSerializationError) as plain_info:
             payload.serialize_json({"Content": "eA==", "bad": {1, 2}})
         with pytest.raises(AnymailSerializationError) as info:
-            payload.serialize_json({"Content": Base64Bytes(b"x"), "bad": {1, 2}})
+            payload.serialize_json(
+                {"Content": Base64Bytes(data_bytes(LARGE)), "bad": {1, 2}}
+            )
         assert str(info.value) == str(plain_info.value)
         assert "not JSON serializable" in str(info.value)
 

@@ -14,6 +14,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.test import override_settings
 from django.utils.translation import gettext_lazy
 
+from anymail.backends.base import BASE64_INLINE_LIMIT
 from anymail.backends.postal import EmailBackend
 from anymail.exceptions import (
     AnymailAPIError,
@@ -808,13 +809,17 @@ class TestSerialization:
         assert str(excinfo.value) == unsupported_text("metadata")
         assert api.call_count == 0
 
-    def test_attachment_body_is_json_bytes(self, api):
+    @pytest.mark.parametrize(
+        "size, body_type", [(10, str), (BASE64_INLINE_LIMIT + 1, bytearray)]
+    )
+    def test_attachment_body_type(self, api, size, body_type):
+        # large attachments' base64 is written straight into a bytes body
         message = make_message()
-        message.attach("a.bin", b"\xff" * 10, "application/octet-stream")
+        message.attach("a.bin", b"\xff" * size, "application/octet-stream")
         send(message)
         body = api.last_call["data"]
-        assert isinstance(body, (bytes, bytearray))
-        assert json.loads(body)["attachments"][0]["data"] == b64(b"\xff" * 10)
+        assert type(body) is body_type
+        assert json.loads(body)["attachments"][0]["data"] == b64(b"\xff" * size)
 
 
 class TestSendThroughDjangoApis:

@@ -14,6 +14,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.test import override_settings
 from django.utils.translation import gettext_lazy
 
+from anymail.backends.base import BASE64_INLINE_LIMIT
 from anymail.backends.scaleway import EmailBackend
 from anymail.exceptions import (
     AnymailAPIError,
@@ -515,13 +516,14 @@ class TestAttachments:
         data = sent_data(api, message)
         assert data["attachments"][0]["type"] == "image/png"
 
-    def test_body_is_serialized_without_base64_copies(self, api):
+    def test_large_body_is_serialized_without_base64_copies(self, api):
+        content = b"%PDF-1" * (BASE64_INLINE_LIMIT // 6 + 1)
         message = make_message()
-        message.attach("r.pdf", b"%PDF-1", "application/pdf")
+        message.attach("r.pdf", content, "application/pdf")
         send(message)
         data = api.last_call["data"]
-        assert isinstance(data, (bytes, bytearray))
-        assert b'"content": "JVBERi0x"' in data
+        assert isinstance(data, bytearray)
+        assert b'"content": "JVBERi0x' in data
 
     def test_no_attachments_key_by_default(self, api):
         assert "attachments" not in sent_data(api)

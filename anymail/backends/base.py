@@ -242,10 +242,40 @@ LIST_ATTRS = ("to", "cc", "bcc", "reply_to")
 # Attrs whose processing goes through a BasePayload method of its own (that
 # also runs when the attr is unset: a From or Reply-To header can stand in)
 _SPECIAL_SETTERS = {"from_email": "_set_from", "reply_to": "_set_reply_to"}
-_SETTERS_CALLED_WHEN_UNSET = frozenset(_SPECIAL_SETTERS.values())
+_SETTERS_CALLED_WHEN_UNSET = frozenset([*_SPECIAL_SETTERS.values(), "_set_headers"])
 
 # Headers that mirror Django's SMTP handling rather than going to the ESP as-is
 SPECIAL_HEADERS = ("From", "Reply-To", "To")
+
+#: extra_headers' (combiner, converter)
+_EXTRA_HEADERS_RULE = (merge_dicts_shallow, force_non_lazy_dict)
+
+
+def _combined_value(message, defaults, attr, combiner, converter):
+    """The message's attr combined with its send default, then converted."""
+    value = getattr(message, attr, UNSET)
+    if combiner is not None:
+        value = combiner(defaults.get(attr, UNSET), value)
+    if value is not UNSET and converter is not None:
+        value = converter(value)
+    return value
+
+
+def _plan_step(cls, attr, combiner, converter):
+    """One step of BasePayload._attr_plan (see there)."""
+    if attr == "extra_headers":
+        return (attr, None, None, None, "_set_headers", False, False)
+    if isinstance(converter, str):  # the name of a payload (static) method
+        converter = getattr(cls, converter)
+    return (
+        attr,
+        None if combiner in (None, last) else combiner,  # last(value) is value
+        combiner,
+        converter,
+        _SPECIAL_SETTERS.get(attr, f"set_{attr}"),
+        attr in LIST_ATTRS,
+        attr in cls.batch_attrs,
+    )
 
 
 class BasePayload:
@@ -302,30 +332,44 @@ class BasePayload:
     # -- processing -------------------------------------------------------
 
     def _process_attrs(self):
-        headers = self._combined_value(
-            "extra_headers", merge_dicts_shallow, force_non_lazy_dict
+        message, defaults = self.message, self.defaults
+        self._split_special_headers(
+            _combined_value(message, defaults, "extra_headers", *_EXTRA_HEADERS_RULE)
         )
-        self._headers = CaseInsensitiveDict(headers if headers is not UNSET else {})
-        self._header_from = self._headers.pop("From", None)
-        self._header_reply_to = self._headers.pop("Reply-To", None)
-        self._header_to = self._headers.pop("To", None)
         batch_attrs_used = {}
-        for attr, combiner, converter, setter, is_batch in self._attr_plan():
-            if attr == "extra_headers":  # already combined above
-                self._set_headers()
-                continue
-            value = self._combined_value(attr, combiner, converter)
+        for step in self._attr_plan():
+            attr, single, combiner, converter, setter, is_list, is_batch = step
+            value = getattr(message, attr, UNSET)
+            if is_list and isinstance(value, (str, Promise)):
+                self.validate_not_bare_string(attr, value)
+            if combiner is None:
+                pass  # (send defaults are ignored)
+            elif attr in defaults:
+                value = combiner(defaults[attr], value)
+            elif value is None:
+                value = UNSET  # (None overrides send defaults; alone, it's unset)
+            elif single is not None and value is not UNSET:
+                value = single(value)
+            if value is not UNSET:
+                if converter is not None:
+                    value = converter(value)
+                getattr(self, setter)(value)
+            elif setter in _SETTERS_CALLED_WHEN_UNSET:
+                getattr(self, setter)(value)
             if is_batch:
                 batch_attrs_used[attr] = value is not UNSET
-            if value is not UNSET or setter in _SETTERS_CALLED_WHEN_UNSET:
-                getattr(self, setter)(value)
         self._batch_attrs_used = batch_attrs_used
 
     @classmethod
     def _attr_plan(cls):
-        """(attr, combiner, converter, setter name, is batch attr) in processing order.
+        """What to do for each attribute, in processing order (built once per class).
 
-        Built once per payload class (the attr tables are class attributes).
+        Each step is (attr, single, combiner, converter, setter name, is a list
+        attr, is a batch attr). `combiner` merges send defaults with the message's
+        value (None: defaults are ignored); `single` is what it does to a
+        message value alone (None: nothing). extra_headers is not a step: it is
+        combined first, for the special headers (see _split_special_headers), and
+        set where its step would be (_set_headers).
         """
         plan = cls.__dict__.get("_attr_plan_cache")
         if plan is None:
@@ -335,29 +379,22 @@ class BasePayload:
                 + cls.esp_message_attrs
             )
             plan = tuple(
-                (
-                    attr,
-                    combiner,
-                    converter,
-                    _SPECIAL_SETTERS.get(attr, f"set_{attr}"),
-                    attr in cls.batch_attrs,
-                )
+                _plan_step(cls, attr, combiner, converter)
                 for attr, combiner, converter in attrs
             )
             cls._attr_plan_cache = plan
         return plan
 
-    def _combined_value(self, attr, combiner, converter):
-        value = getattr(self.message, attr, UNSET)
-        if attr in LIST_ATTRS:
-            self.validate_not_bare_string(attr, value)
-        if combiner is not None:
-            value = combiner(self.defaults.get(attr, UNSET), value)
-        if value is not UNSET and converter is not None:
-            if isinstance(converter, str):
-                converter = getattr(self, converter)
-            value = converter(value)
-        return value
+    def _split_special_headers(self, headers):
+        """Keep From, Reply-To and To headers apart from the other extra_headers."""
+        if headers is UNSET or not headers:
+            self._headers = {}
+            self._header_from = self._header_reply_to = self._header_to = None
+            return
+        self._headers = CaseInsensitiveDict(headers)
+        self._header_from = self._headers.pop("From", None)
+        self._header_reply_to = self._headers.pop("Reply-To", None)
+        self._header_to = self._headers.pop("To", None)
 
     def _set_from(self, from_email):
         """from_email, or a From header (then from_email is the envelope sender)."""
@@ -383,7 +420,7 @@ class BasePayload:
         if reply_to is not UNSET:
             self.set_reply_to(reply_to)
 
-    def _set_headers(self):
+    def _set_headers(self, _unused=None):
         if self._header_to is not None:
             self.set_spoofed_to_header(self._header_to)
         if self._headers:
@@ -410,9 +447,10 @@ class BasePayload:
     def serialize_json(self, data):
         """JSON-encode `data`, raising AnymailSerializationError if impossible.
 
-        Returns a str, or a bytearray (UTF-8 JSON) when `data` holds Base64Bytes:
-        their base64 is then written straight into the body, without keeping a
-        full-size base64 str and a JSON str of it as well.
+        Returns a str, or a bytearray (UTF-8 JSON) when `data` holds large
+        Base64Bytes: their base64 is then written straight into the body, without
+        keeping a full-size base64 str and a JSON str of it as well. (Small ones
+        are simply inlined.)
         """
         markers = []
         token = None
@@ -420,6 +458,8 @@ class BasePayload:
         def default(obj):
             nonlocal token
             if isinstance(obj, Base64Bytes):
+                if len(obj.raw) <= BASE64_INLINE_LIMIT:
+                    return obj.b64str()
                 if token is None:
                     token = secrets.token_hex(16)
                 markers.append(obj)
@@ -652,6 +692,9 @@ class Base64Bytes:
     def __repr__(self):
         return f"Base64Bytes(len={len(self.raw)})"
 
+
+#: Largest Base64Bytes (raw size) serialize_json inlines as a plain str
+BASE64_INLINE_LIMIT = 64 * 1024
 
 #: Bytes of raw data base64-encoded at a time (a multiple of 3, so the pieces'
 #: base64 concatenates to the whole's)

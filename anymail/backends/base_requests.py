@@ -275,10 +275,11 @@ class AnymailSession(requests.Session):
     """A requests.Session that encodes multipart/form-data bodies itself.
 
     Callers still pass ``data=`` and ``files=`` to request(), as with any
-    Session; the body is then built by encode_multipart_formdata, in one
-    exact-size buffer, rather than by requests (whose encoder grows and copies
-    a buffer, costing time and ~1.1x the attachments' size in memory). The
-    bytes on the wire are the same, apart from the random boundary.
+    Session; the body is then built by encode_multipart_formdata, with a single
+    copy of each part, rather than by requests (whose encoder writes to a
+    growing buffer and copies it, costing time and ~1.1x the attachments' size
+    in memory). The bytes on the wire are the same, apart from the random
+    boundary.
     """
 
     def prepare_request(self, request):
@@ -295,11 +296,11 @@ class AnymailSession(requests.Session):
 
 
 def encode_multipart_formdata(fields, files, boundary=None):
-    """A multipart/form-data body for `fields` and `files`, in one exact-size buffer.
+    """A multipart/form-data body for `fields` and `files`.
 
-    Returns (body, content_type): body is a bytearray of exactly the body's size
-    (each file's content is copied into it once; nothing else grows or is joined),
-    content_type is "multipart/form-data; boundary=...".
+    Returns (body, content_type): body is bytes, joined once from the parts
+    (each file's content is copied into it once, nothing is built up
+    incrementally), content_type is "multipart/form-data; boundary=...".
 
     The encoding is what requests (with urllib3 2) produces for
     ``request(data=fields, files=files)``, except for the boundary:
@@ -316,49 +317,26 @@ def encode_multipart_formdata(fields, files, boundary=None):
     The boundary is random (128 bits) and checked not to occur in any part;
     an explicit boundary that occurs in a part is a ValueError.
     """
-    pieces = []  # each part's headers (bytes), then its content (bytes-like)
-    for name, value in _form_pairs(fields):
-        pieces.append(_part_headers(name))
-        pieces.append(value)
+    parts = [(_part_headers(name), value) for name, value in _form_pairs(fields)]
     for name, file in files or ():
         filename, content, *rest = file
         content_type = rest[0] if rest else None
         if isinstance(content, str):
             content = content.encode("utf-8")
-        elif not isinstance(content, (bytes, bytearray)):
-            content = memoryview(content).cast("B")  # (so len() counts bytes)
-        pieces.append(_part_headers(name, filename, content_type))
-        pieces.append(content)
+        parts.append((_part_headers(name, filename, content_type), content))
 
     if boundary is None:
         boundary = secrets.token_hex(16)
-        while _occurs_in(boundary.encode("ascii"), pieces):  # (never, in practice)
+        while _occurs_in(boundary.encode("ascii"), parts):  # (never, in practice)
             boundary = secrets.token_hex(16)
-    elif _occurs_in(boundary.encode("ascii"), pieces):
+    elif _occurs_in(boundary.encode("ascii"), parts):
         raise ValueError(f"multipart boundary {boundary!r} occurs in the content")
     delimiter = f"--{boundary}\r\n".encode("ascii")
-    close_delimiter = f"--{boundary}--\r\n".encode("ascii")
-
-    part_count = len(pieces) // 2
-    size = sum(len(piece) for piece in pieces)
-    size += part_count * (len(delimiter) + 2) + len(close_delimiter)
-    body = bytearray(size)
-    view = memoryview(body)
-    offset = 0
-    for index, piece in enumerate(pieces):
-        if index % 2 == 0:  # a part starts
-            view[offset : offset + len(delimiter)] = delimiter
-            offset += len(delimiter)
-        view[offset : offset + len(piece)] = piece
-        offset += len(piece)
-        if index % 2 == 1:  # a part ends
-            view[offset : offset + 2] = b"\r\n"
-            offset += 2
-    view[offset:] = close_delimiter
-    offset += len(close_delimiter)
-    view.release()
-    assert offset == size
-    return body, f"multipart/form-data; boundary={boundary}"
+    pieces = []
+    for headers, content in parts:
+        pieces += (delimiter, headers, content, b"\r\n")
+    pieces.append(f"--{boundary}--\r\n".encode("ascii"))
+    return b"".join(pieces), f"multipart/form-data; boundary={boundary}"
 
 
 def _form_pairs(fields):
@@ -375,8 +353,12 @@ def _form_pairs(fields):
             yield name, value
 
 
+@functools.lru_cache(maxsize=512)
 def _part_headers(name, filename=None, content_type=None):
-    """A form-data part's header lines, and the blank line ending them."""
+    """A form-data part's header lines, and the blank line ending them.
+
+    Cached: an ESP's field names recur in every message.
+    """
     disposition = f"form-data; {_header_param('name', name)}"
     if filename is not None:
         disposition += f"; {_header_param('filename', filename)}"
@@ -396,13 +378,17 @@ def _header_param(name, value):
     return f'{name}="{value.translate(_HEADER_PARAM_ESCAPES)}"'
 
 
-def _occurs_in(needle, pieces):
-    return any(
-        needle in piece
-        if isinstance(piece, (bytes, bytearray))
-        else re.search(re.escape(needle), piece) is not None
-        for piece in pieces
-    )
+def _occurs_in(needle, parts):
+    """True if `needle` (bytes) occurs in any part's headers or content."""
+    for headers, content in parts:
+        if needle in headers:
+            return True
+        if isinstance(content, (bytes, bytearray)):
+            if needle in content:
+                return True
+        elif re.search(re.escape(needle), content):  # (other bytes-likes)
+            return True
+    return False
 
 
 @functools.lru_cache(maxsize=256)
