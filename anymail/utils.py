@@ -177,8 +177,15 @@ def force_non_lazy_list(obj):
 def force_non_lazy_dict(obj):
     """A recursive plain-dict copy of `obj` with every value forced to non-lazy."""
     if isinstance(obj, Mapping):
-        return {key: force_non_lazy_dict(value) for key, value in obj.items()}
+        return {
+            key: value if type(value) in _PLAIN_TYPES else force_non_lazy_dict(value)
+            for key, value in obj.items()
+        }
     return force_non_lazy(obj)
+
+
+#: Types that are neither lazy nor mappings (the common metadata values)
+_PLAIN_TYPES = frozenset([str, int, float, bool, type(None)])
 
 
 # ---------------------------------------------------------------------------
@@ -489,12 +496,8 @@ class Attachment:
     def _init_from_tuple(self, name, content, mimetype):
         self.name = force_non_lazy(name)
         content = force_non_lazy(content)
-        if _is_django_email_message(content):
-            content = _django_message_as_mime(content)
-            mimetype = mimetype or "message/rfc822"
-        if isinstance(content, Message):
-            content = _serialize_forwarded_message(content)
-            mimetype = mimetype or "message/rfc822"
+        if not isinstance(content, (str, bytes)):
+            content, mimetype = _forwarded_message_content(content, mimetype)
         if mimetype is None:
             mimetype = (
                 mimetypes.guess_type(self.name)[0] if self.name else None
@@ -579,6 +582,18 @@ class Attachment:
             details.insert(0, "inline")
             details.append(f"content_id={self.content_id!r}")
         return "Attachment<%s>" % ", ".join(details)
+
+
+def _forwarded_message_content(content, mimetype):
+    """(content, mimetype) for attachment content that may be an email message
+    (Django's or a MIME object): serialized, as message/rfc822 by default."""
+    if _is_django_email_message(content):
+        content = _django_message_as_mime(content)
+        mimetype = mimetype or "message/rfc822"
+    if isinstance(content, Message):
+        content = _serialize_forwarded_message(content)
+        mimetype = mimetype or "message/rfc822"
+    return content, mimetype
 
 
 def _is_django_email_message(obj):

@@ -452,22 +452,11 @@ class BasePayload:
         keeping a full-size base64 str and a JSON str of it as well. (Small ones
         are simply inlined.)
         """
-        markers = []
-        token = None
-
-        def default(obj):
-            nonlocal token
-            if isinstance(obj, Base64Bytes):
-                if len(obj.raw) <= BASE64_INLINE_LIMIT:
-                    return obj.b64str()
-                if token is None:
-                    token = secrets.token_hex(16)
-                markers.append(obj)
-                return f"anymail-base64-{token}-{len(markers) - 1}"
-            return _json_default(obj)
-
         try:
-            serialized = json.dumps(data, default=default)
+            try:
+                return _INLINING_JSON_ENCODER.encode(data)
+            except _LargeBase64Bytes:
+                return _serialize_json_streaming_base64(data)
         except TypeError as err:
             raise AnymailSerializationError(
                 orig_err=err,
@@ -475,9 +464,6 @@ class BasePayload:
                 backend=self.backend,
                 payload=self,
             ) from None
-        if not markers:
-            return serialized
-        return _expand_base64_placeholders(serialized, token, markers)
 
     @staticmethod
     def aware_datetime(value):
@@ -660,6 +646,37 @@ def _json_default(obj):
     if isinstance(obj, Mapping):
         return dict(obj)
     raise TypeError(f"Object of type '{type(obj).__name__}' is not JSON serializable")
+
+
+class _LargeBase64Bytes(Exception):
+    """Raised by the inlining encoder on meeting Base64Bytes it shouldn't inline."""
+
+
+def _inlining_default(obj):
+    if isinstance(obj, Base64Bytes):
+        if len(obj.raw) > BASE64_INLINE_LIMIT:
+            raise _LargeBase64Bytes
+        return obj.b64str()
+    return _json_default(obj)
+
+
+#: json.dumps(data, default=...)'s encoder, made once (it holds no state)
+_INLINING_JSON_ENCODER = json.JSONEncoder(default=_inlining_default)
+
+
+def _serialize_json_streaming_base64(data):
+    """serialize_json for data with large Base64Bytes: UTF-8 bytearray JSON."""
+    markers = []
+    token = secrets.token_hex(16)
+
+    def default(obj):
+        if isinstance(obj, Base64Bytes):
+            markers.append(obj)
+            return f"anymail-base64-{token}-{len(markers) - 1}"
+        return _json_default(obj)
+
+    serialized = json.dumps(data, default=default)
+    return _expand_base64_placeholders(serialized, token, markers)
 
 
 class Base64Bytes:
