@@ -12,7 +12,6 @@ from requests.structures import CaseInsensitiveDict
 
 from ..message import AnymailRecipientStatus
 from ..utils import (
-    CaseInsensitiveCasePreservingDict,
     get_anymail_setting,
     parse_address_list,
 )
@@ -74,36 +73,33 @@ class EmailBackend(AnymailRequestsBackend):
 
     def parse_recipient_status(self, response, payload, message):
         parsed = self.deserialize_json_response(response, payload, message)
-        unknown = AnymailRecipientStatus(message_id=None, status="unknown")
-        recipient_status = CaseInsensitiveCasePreservingDict(
-            (email.addr_spec, unknown) for email in payload.all_recipients
-        )
+        statuses = _RecipientStatuses(payload.all_recipients)
         if isinstance(parsed, dict) and "PercentageCompleted" in parsed:
-            self._parse_bulk_response(recipient_status, payload)
+            self._parse_bulk_response(statuses, payload)
         else:
             results = parsed if isinstance(parsed, list) else [parsed]
             for result in results:
-                self._parse_result(result, recipient_status, response, payload)
-        return dict(recipient_status.items())
+                self._parse_result(result, statuses, response, payload)
+        return statuses.as_dict()
 
     @staticmethod
-    def _parse_bulk_response(recipient_status, payload):
+    def _parse_bulk_response(statuses, payload):
         """Bulk sends are queued; only Anymail's generated ids are known."""
         for email in payload.to_emails:
             message_id = payload.message_ids.get(email.addr_spec)
             if message_id is not None:
-                recipient_status[email.addr_spec] = AnymailRecipientStatus(
-                    message_id=message_id, status="queued"
+                statuses.mark(
+                    email.addr_spec, AnymailRecipientStatus(message_id, "queued")
                 )
 
-    def _parse_result(self, result, recipient_status, response, payload):
-        """Update recipient_status from one Postmark result object."""
+    def _parse_result(self, result, statuses, response, payload):
+        """Update statuses from one Postmark result object."""
         if not isinstance(result, dict) or not isinstance(result.get("Message"), str):
             raise self.invalid_response_format(response, payload, payload.message)
         error_code = result.get("ErrorCode", ERROR_CODE_OK)  # absent when delayed
         text = result["Message"]
         if error_code == ERROR_CODE_OK:
-            self._parse_accepted(result, recipient_status, response, payload)
+            self._parse_accepted(result, statuses, response, payload)
             return
         if error_code == ERROR_CODE_INACTIVE_RECIPIENT:
             addresses, status = _inactive_addresses(text), "rejected"
@@ -113,9 +109,9 @@ class EmailBackend(AnymailRequestsBackend):
             addresses = []
         if not addresses:  # any other error, or one we can't pin on recipients
             raise self.api_error(None, response, payload, payload.message)
-        self._mark_addresses(recipient_status, addresses, status)
+        statuses.mark_all(addresses, AnymailRecipientStatus(None, status))
 
-    def _parse_accepted(self, result, recipient_status, response, payload):
+    def _parse_accepted(self, result, statuses, response, payload):
         if "MessageID" not in result:
             raise self.api_error(
                 "Invalid Postmark API success response format",
@@ -129,14 +125,41 @@ class EmailBackend(AnymailRequestsBackend):
         to = result.get("To")  # absent for cc/bcc-only messages
         to_emails = parse_address_list(to, field="To") if to else []
         # Postmark doesn't echo Cc or Bcc: they share each result's status
-        for email in to_emails + payload.cc_and_bcc_emails:
-            recipient_status[email.addr_spec] = accepted
-        self._mark_addresses(recipient_status, _inactive_addresses(text), "rejected")
+        statuses.mark_all(
+            (email.addr_spec for email in to_emails + payload.cc_and_bcc_emails),
+            accepted,
+        )
+        inactive = _inactive_addresses(text)
+        if inactive:
+            statuses.mark_all(inactive, AnymailRecipientStatus(None, "rejected"))
 
-    @staticmethod
-    def _mark_addresses(recipient_status, addresses, status):
+
+class _RecipientStatuses:
+    """Recipient statuses by address, matched case-insensitively (Postmark may
+    echo an address in other case); reported under each address's first spelling.
+
+    Every recipient starts out "unknown".
+    """
+
+    def __init__(self, recipients):
+        self.spellings = {}  # lowercased address: first spelling
+        for email in recipients:
+            self.spellings.setdefault(email.addr_spec.lower(), email.addr_spec)
+        unknown = AnymailRecipientStatus(None, "unknown")
+        self.statuses = dict.fromkeys(self.spellings, unknown)
+
+    def mark(self, address, status):
+        key = address.lower()
+        self.spellings.setdefault(key, address)
+        self.statuses[key] = status
+
+    def mark_all(self, addresses, status):
         for address in addresses:
-            recipient_status[address] = AnymailRecipientStatus(None, status)
+            self.mark(address, status)
+
+    def as_dict(self):
+        spellings = self.spellings
+        return {spellings[key]: status for key, status in self.statuses.items()}
 
 
 def _split_addresses(text):
