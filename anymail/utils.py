@@ -6,6 +6,7 @@ import email.policy
 import functools
 import inspect
 import mimetypes
+import operator
 import re
 from collections.abc import Mapping, MutableMapping
 from copy import deepcopy
@@ -250,14 +251,14 @@ class EmailAddress(Address):
         self._has_idn_domain = bool(self.domain) and not self.domain.isascii()
         self._address = self._format(self.display_name)
 
-    @property
-    def addr_spec(self):
-        return self._addr_spec
-
-    @property
-    def address(self):
-        """The full formatted address, e.g. `"Smith, John" <john@example.com>`."""
-        return self._address
+    # (read-only; attrgetter reads them without a Python-level call)
+    addr_spec = property(
+        operator.attrgetter("_addr_spec"), doc="The addr-spec, e.g. `john@example.com`."
+    )
+    address = property(
+        operator.attrgetter("_address"),
+        doc='The full formatted address, e.g. `"Smith, John" <john@example.com>`.',
+    )
 
     @property
     def uses_eai(self):
@@ -268,7 +269,7 @@ class EmailAddress(Address):
         return self._address
 
     def __repr__(self):
-        return f"EmailAddress({self.display_name!r}, {self.addr_spec!r})"
+        return f"EmailAddress({self.display_name!r}, {self._addr_spec!r})"
 
     def format_display_name(self, *, use_rfc2047=False, use_quotes=False):
         """The display name, optionally RFC 2047 encoded or quoted."""
@@ -389,12 +390,13 @@ def parse_address_list(address_list, field=None):
     """
     if address_list is None or isinstance(address_list, (str, Promise)):
         address_list = [address_list]
-    strings = [force_non_lazy(item) for item in address_list if item is not None]
     parsed = []
     try:
-        for item in strings:
-            parsed.extend(_parse_address_item(item))
+        for item in address_list:
+            if item is not None:
+                parsed.extend(_parse_address_item(force_non_lazy(item)))
     except AnymailInvalidAddress as err:
+        strings = [force_non_lazy(item) for item in address_list if item is not None]
         message = err.args[0]
         if field:
             message += f" in `{field}`"

@@ -1,6 +1,7 @@
 """The ESP-independent send pipeline: message -> payload -> API call -> status."""
 
 import base64
+import functools
 import json
 import re
 import secrets
@@ -222,11 +223,11 @@ def _resolve_idna_encoder(value, alias):
 
 
 def _address_list(field):
-    return lambda value: parse_address_list(value, field=field)
+    return functools.partial(parse_address_list, field=field)
 
 
 def _single_address(field):
-    return lambda value: parse_single_address(value, field=field)
+    return functools.partial(parse_single_address, field=field)
 
 
 def _alternatives(alternatives):
@@ -261,6 +262,17 @@ def _combined_value(message, defaults, attr, combiner, converter):
     return value
 
 
+#: What a combiner does to a message value alone (without a send default),
+#: where a builtin does the same: last(value) is value, concat_lists(value) is
+#: list(value), merge_dicts_shallow(value) is dict(value)
+_SINGLE_VALUE_COMBINERS = {
+    None: None,
+    last: None,
+    concat_lists: list,
+    merge_dicts_shallow: dict,
+}
+
+
 def _plan_step(cls, attr, combiner, converter):
     """One step of BasePayload._attr_plan (see there)."""
     if attr == "extra_headers":
@@ -269,7 +281,7 @@ def _plan_step(cls, attr, combiner, converter):
         converter = getattr(cls, converter)
     return (
         attr,
-        None if combiner in (None, last) else combiner,  # last(value) is value
+        _SINGLE_VALUE_COMBINERS.get(combiner, combiner),
         combiner,
         converter,
         _SPECIAL_SETTERS.get(attr, f"set_{attr}"),

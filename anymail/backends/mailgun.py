@@ -124,6 +124,9 @@ class MailgunPayload(DeferredMergeMixin, RequestsPayload):
         per-recipient values with %recipient.name% indirections.
         """
         data = dict(self.data)
+        if not (self.is_batch() or self.merge_global_data):  # (nothing per recipient)
+            data.update({f"v:{key}": value for key, value in self.metadata.items()})
+            return data
         recipient_variables = {}
         custom_data = dict(self.metadata)
         custom_data.update(self._add_merge_metadata(recipient_variables))
