@@ -1,6 +1,6 @@
 """Send time through a backend vs. the raw requests floor, over real HTTP.
 
-The StandIn runs in a child process. For each ESP, three "sides" each send N
+The StandIn runs in a child process. For each ESP, four "sides" each send N
 requests over their own single keep-alive connection:
 
 backend
@@ -14,6 +14,12 @@ params
     keyword arguments the backend passed for its first message, so requests itself
     encodes the body (JSON string / multipart) every time. backend - params is
     Anymail's own cost; params - raw is requests' body encoding.
+minimal
+    (diagnostic) the least any client of the ESP's API does per message, written
+    by hand for the typical message: its fields into the API's JSON or form
+    (no address parsing, validation or options), ``request()``, parse the JSON
+    answer and keep the response on the message. minimal / raw shows how much of
+    the target any library could spend on this machine.
 
 Each round sends N messages per side, interleaved in chunks of 20 with the order
 rotating between chunks, so load changes on the machine hit all sides alike.
@@ -26,7 +32,9 @@ Run alone: ``python -m bench.send_vs_raw [-n 300] [--rounds 5]``.
 from __future__ import annotations
 
 import argparse
+import base64
 import gc
+import json
 import time
 from collections.abc import Callable
 
@@ -81,11 +89,61 @@ def check_response(response: requests.Response) -> None:
         raise AssertionError(f"request answered {response.status_code}")
 
 
-class Sides:
-    """The three ways of sending, each timed per chunk."""
+def minimal_postmark_kwargs(message) -> dict:
+    """Postmark's JSON body for the typical message, built directly."""
+    return {
+        "data": json.dumps(
+            {
+                "From": message.from_email,
+                "To": ", ".join(message.to),
+                "Subject": message.subject,
+                "TextBody": message.body,
+                "HtmlBody": message.alternatives[0][0],
+                "Attachments": [
+                    {
+                        "Name": name,
+                        "Content": base64.b64encode(content.encode()).decode(),
+                        "ContentType": mimetype,
+                    }
+                    for name, content, mimetype in message.attachments
+                ],
+                "Metadata": message.metadata,
+                "Tag": message.tags[0],
+            }
+        )
+    }
 
-    def __init__(self, connection, expected_status: str):
+
+def minimal_mailgun_kwargs(message) -> dict:
+    """Mailgun's form fields and files for the typical message, built directly."""
+    data = {
+        "from": message.from_email,
+        "to": message.to,
+        "subject": message.subject,
+        "text": message.body,
+        "html": message.alternatives[0][0],
+        "o:tag": message.tags,
+    }
+    data.update((f"v:{key}", value) for key, value in message.metadata.items())
+    files = [
+        ("attachment", (name, content.encode(), mimetype))
+        for name, content, mimetype in message.attachments
+    ]
+    return {"data": data, "files": files}
+
+
+MINIMAL_KWARGS = {
+    "postmark": minimal_postmark_kwargs,
+    "mailgun": minimal_mailgun_kwargs,
+}
+
+
+class Sides:
+    """The four ways of sending, each timed per chunk."""
+
+    def __init__(self, connection, expected_status: str, minimal_kwargs):
         self.connection = connection
+        self.minimal_kwargs = minimal_kwargs
         self.expected = {expected_status}
         kwargs, prepared = capture_request(connection, typical_message())
         body = prepared.body
@@ -94,10 +152,12 @@ class Sides:
         self.kwargs = kwargs
         self.raw_session = requests.Session()
         self.params_session = requests.Session()
+        self.minimal_session = requests.Session()
 
     def close(self) -> None:
         self.raw_session.close()
         self.params_session.close()
+        self.minimal_session.close()
 
     def backend(self, messages: list) -> float:
         connection = self.connection
@@ -127,16 +187,41 @@ class Sides:
             check_response(session.request(**kwargs))
         return time.perf_counter() - start
 
+    def minimal(self, messages: list) -> float:
+        session, build = self.minimal_session, self.minimal_kwargs
+        request = self.prepared
+        headers = {
+            name: value
+            for name, value in request.headers.items()
+            if name.lower() not in ("content-type", "content-length")
+        }
+        if "data" in self.kwargs and isinstance(self.kwargs["data"], str):
+            headers["Content-Type"] = "application/json"  # (JSON APIs)
+        start = time.perf_counter()
+        for message in messages:
+            response = session.request(
+                request.method,
+                request.url,
+                headers=headers,
+                timeout=30,
+                **build(message),
+            )
+            check_response(response)
+            response.json()
+            message.anymail_status.esp_response = response
+        return time.perf_counter() - start
+
 
 def measure(server: StandInProcess, esp: str, n: int, rounds: int) -> dict:
     connections_before = server.stats()["connections_opened"]
     connection = get_connection(esp, server.api_url(esp))
     connection.open()
-    sides = Sides(connection, ESPS[esp].sent_status)
+    sides = Sides(connection, ESPS[esp].sent_status, MINIMAL_KWARGS[esp])
     order: list[tuple[str, Callable[[list], float]]] = [
         ("backend", sides.backend),
         ("raw", sides.raw),
         ("params", sides.params),
+        ("minimal", sides.minimal),
     ]
     try:
         for _, side in order:  # warm-up (discarded)
@@ -160,10 +245,14 @@ def measure(server: StandInProcess, esp: str, n: int, rounds: int) -> dict:
     ratios = [
         b / r for b, r in zip(per_round["backend"], per_round["raw"], strict=True)
     ]
+    minimal_ratios = [
+        m / r for m, r in zip(per_round["minimal"], per_round["raw"], strict=True)
+    ]
     return {
         **{name: median(times) for name, times in per_round.items()},
         "ratio": median(ratios),
         "ratio_range": (min(ratios), max(ratios)),
+        "minimal_ratio": median(minimal_ratios),
         "connections": stats["connections_opened"] - connections_before,
         "errors": stats["errors"],
         "body_bytes": len(sides.body),
@@ -179,13 +268,15 @@ def run(n: int = 300, rounds: int = 5) -> list[Result]:
             low, high = m["ratio_range"]
             note = (
                 f"backend {m['backend'] * 1e3:.3f}, raw {m['raw'] * 1e3:.3f}, "
-                f"requests-encodes {m['params'] * 1e3:.3f} ms/msg; "
+                f"requests-encodes {m['params'] * 1e3:.3f}, "
+                f"minimal client {m['minimal'] * 1e3:.3f} "
+                f"({m['minimal_ratio']:.2f}x) ms/msg; "
                 f"rounds {low:.2f}-{high:.2f}x; body {m['body_bytes']} B"
             )
-            # one connection per side (3), all kept alive
-            one_connection_each = m["connections"] == 3
+            # one connection per side (4), all kept alive
+            one_connection_each = m["connections"] == 4
             if not one_connection_each:
-                note += f"; {m['connections']} TCP connections, expected 3"
+                note += f"; {m['connections']} TCP connections, expected 4"
             if m["errors"]:
                 note += f"; STAND-IN ERRORS {m['errors']}"
             results.append(
