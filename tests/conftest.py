@@ -12,6 +12,22 @@ import requests
 from requests.structures import CaseInsensitiveDict
 
 
+def pytest_configure(config):
+    """Warning filters (later lines take precedence)."""
+    from django.utils import deprecation
+
+    if hasattr(deprecation, "RemovedInDjango2028Warning"):
+        # Django 6.1 deprecates the email APIs the tests use on purpose
+        # (EMAIL_BACKEND, get_connection(), message.connection, MIMEBase parts)
+        config.addinivalue_line(
+            "filterwarnings",
+            "ignore::django.utils.deprecation.RemovedInDjango2028Warning",
+        )
+    # ... but Anymail's own code must not use anything deprecated
+    for category in ("DeprecationWarning", "PendingDeprecationWarning"):
+        config.addinivalue_line("filterwarnings", f"error::{category}:anymail")
+
+
 def make_response(status_code=200, body=b"", reason=None, headers=None, url=""):
     """A real requests.Response, as an ESP API would have answered."""
     response = requests.Response()
