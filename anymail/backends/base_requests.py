@@ -22,6 +22,24 @@ SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie"}
 SECRET_HEADER_WORDS = ("token", "key", "secret", "password", "signature")
 REDACTED = "<redacted>"
 
+JSON_MEDIA_TYPE = "application/json"
+
+
+def json_api_headers(credentials, accept_json=True):
+    """Request headers for a JSON API call: Content-Type (and unless accept_json
+    is false, Accept) application/json, plus the ESP's `credentials` headers."""
+    headers = {"Content-Type": JSON_MEDIA_TYPE}
+    if accept_json:
+        headers["Accept"] = JSON_MEDIA_TYPE
+    headers.update(credentials)
+    return headers
+
+
+def is_json_response(response):
+    """True if the response's Content-Type is application/json (any parameters)."""
+    content_type = response.headers.get("Content-Type") or ""
+    return content_type.split(";")[0].strip().lower() == JSON_MEDIA_TYPE
+
 
 class AnymailRequestsBackend(AnymailBaseBackend):
     """An Anymail backend that sends through one requests.Session per connection."""

@@ -7,7 +7,7 @@ from requests.structures import CaseInsensitiveDict
 from ..message import AnymailRecipientStatus
 from ..utils import BASIC_NUMERIC_TYPES, get_anymail_setting, has_specials
 from .base import DeferredMergeMixin
-from .base_requests import AnymailRequestsBackend, RequestsPayload
+from .base_requests import AnymailRequestsBackend, RequestsPayload, json_api_headers
 
 DEFAULT_API_URL = "https://api.brevo.com/v3/"
 
@@ -41,7 +41,7 @@ class EmailBackend(AnymailRequestsBackend):
             default=True,
         )
         # The same request headers for every message: build them once
-        self.api_headers = {"api-key": api_key, "Content-Type": "application/json"}
+        self.api_headers = json_api_headers({"api-key": api_key}, accept_json=False)
         super().__init__(api_url, **kwargs)
 
     def build_message_payload(self, message, defaults):

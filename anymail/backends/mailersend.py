@@ -8,7 +8,12 @@ from ..exceptions import AnymailUnsupportedFeature
 from ..message import AnymailRecipientStatus
 from ..utils import CaseInsensitiveCasePreservingDict, get_anymail_setting, update_deep
 from .base import Base64Bytes
-from .base_requests import AnymailRequestsBackend, RequestsPayload
+from .base_requests import (
+    AnymailRequestsBackend,
+    RequestsPayload,
+    is_json_response,
+    json_api_headers,
+)
 
 DEFAULT_API_URL = "https://api.mailersend.com/v1/"
 
@@ -45,11 +50,9 @@ class EmailBackend(AnymailRequestsBackend):
         )
         api_url = self.get_api_url_setting(kwargs, default=DEFAULT_API_URL)
         # The same for every message (esp_extra can replace the token)
-        self.api_headers = {
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "Authorization": f"Bearer {self.api_token}",
-        }
+        self.api_headers = json_api_headers(
+            {"Authorization": f"Bearer {self.api_token}"}
+        )
         super().__init__(api_url, **kwargs)
 
     def build_message_payload(self, message, defaults):
@@ -60,7 +63,7 @@ class EmailBackend(AnymailRequestsBackend):
         # in a header; bulk-email and suppression warnings come as JSON
         parsed = (
             self.deserialize_json_response(response, payload, message)
-            if _is_json(response)
+            if is_json_response(response)
             else {}
         )
         sent_to = payload.recipients  # email as sent -> message's addr_spec
@@ -88,11 +91,6 @@ class EmailBackend(AnymailRequestsBackend):
         recipient_status = dict.fromkeys(sent_to.values(), accepted)
         recipient_status.update(dict.fromkeys(rejected_addr_specs, rejected))
         return recipient_status
-
-
-def _is_json(response):
-    content_type = response.headers.get("Content-Type") or ""
-    return content_type.split(";")[0].strip().lower() == "application/json"
 
 
 def _accepted_id_and_status(response, parsed):

@@ -4,7 +4,12 @@ from ..exceptions import AnymailRequestsAPIError
 from ..message import AnymailRecipientStatus
 from ..utils import get_anymail_setting, merge_dicts_deep
 from .base import DeferredMergeMixin
-from .base_requests import AnymailRequestsBackend, RequestsPayload
+from .base_requests import (
+    AnymailRequestsBackend,
+    RequestsPayload,
+    is_json_response,
+    json_api_headers,
+)
 
 DEFAULT_API_URL = "https://api.mailjet.com/v3.1/"
 
@@ -39,7 +44,7 @@ class EmailBackend(AnymailRequestsBackend):
     def raise_for_status(self, response, payload, message):
         # Mailjet answers a partially failed batch with a 4xx JSON response,
         # which parse_recipient_status sorts out per message.
-        if 400 <= response.status_code < 500 and _is_json(response):
+        if 400 <= response.status_code < 500 and is_json_response(response):
             return
         super().raise_for_status(response, payload, message)
 
@@ -59,11 +64,6 @@ class EmailBackend(AnymailRequestsBackend):
         for email in payload.recipient_emails:
             recipient_status.setdefault(email, failed)
         return recipient_status
-
-
-def _is_json(response):
-    content_type = response.headers.get("Content-Type") or ""
-    return content_type.split(";")[0].strip().lower() == "application/json"
 
 
 def _reported_recipient_status(parsed):
@@ -87,7 +87,7 @@ class MailjetPayload(DeferredMergeMixin, RequestsPayload):
             message,
             defaults,
             backend,
-            headers={"Content-Type": "application/json"},
+            headers=json_api_headers({}, accept_json=False),
             auth=(backend.api_key, backend.secret_key),
         )
 

@@ -11,7 +11,7 @@ from requests.structures import CaseInsensitiveDict
 from ..message import AnymailRecipientStatus
 from ..utils import force_non_lazy_dict, get_anymail_setting, update_deep
 from .base import Base64Bytes, DeferredMergeMixin
-from .base_requests import AnymailRequestsBackend, RequestsPayload
+from .base_requests import AnymailRequestsBackend, RequestsPayload, json_api_headers
 
 # Recipient fields a batch send can't keep in "base" ("to" is split into one
 # request per recipient): every request repeats them
@@ -46,11 +46,7 @@ class EmailBackend(AnymailRequestsBackend):
         self.send_endpoint = "send" + endpoint_suffix
         self.batch_endpoint = "batch" + endpoint_suffix
         # The same for every message: build them once
-        self.api_headers = {
-            "Api-Token": self.api_token,
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-        }
+        self.api_headers = json_api_headers({"Api-Token": self.api_token})
         super().__init__(api_url, **kwargs)
 
     def build_message_payload(self, message, defaults):

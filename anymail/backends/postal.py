@@ -7,7 +7,7 @@ options: the base payload reports those features as unsupported.
 from ..message import AnymailRecipientStatus
 from ..utils import UNSET, get_anymail_setting
 from .base import Base64Bytes
-from .base_requests import AnymailRequestsBackend, RequestsPayload
+from .base_requests import AnymailRequestsBackend, RequestsPayload, json_api_headers
 
 SEND_ENDPOINT = "api/v1/send/message"
 
@@ -28,11 +28,7 @@ class EmailBackend(AnymailRequestsBackend):
         # There is no hosted Postal, so no default URL (and no bare setting)
         api_url = self.get_api_url_setting(kwargs, default=UNSET)
         # Request headers are the same for every message: build them once
-        self.api_headers = {
-            "X-Server-API-Key": api_key,
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-        }
+        self.api_headers = json_api_headers({"X-Server-API-Key": api_key})
         super().__init__(api_url, **kwargs)
 
     def build_message_payload(self, message, defaults):

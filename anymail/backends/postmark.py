@@ -16,7 +16,7 @@ from ..utils import (
     parse_address_list,
 )
 from .base import Base64Bytes, DeferredMergeMixin
-from .base_requests import AnymailRequestsBackend, RequestsPayload
+from .base_requests import AnymailRequestsBackend, RequestsPayload, json_api_headers
 
 DEFAULT_API_URL = "https://api.postmarkapp.com/"
 
@@ -61,6 +61,10 @@ class EmailBackend(AnymailRequestsBackend):
             default=self.use_bulk_api,
         )
         api_url = self.get_api_url_setting(kwargs, default=DEFAULT_API_URL)
+        # The same for every message: build them once
+        self.api_headers = json_api_headers(
+            {"X-Postmark-Server-Token": self.server_token}
+        )
         super().__init__(api_url, **kwargs)
 
     def build_message_payload(self, message, defaults):
@@ -196,11 +200,8 @@ def _merged_headers(header_list, recipient_headers):
 class PostmarkPayload(DeferredMergeMixin, RequestsPayload):
     """Builds Postmark's JSON from a message."""
 
-    request_headers = {"Content-Type": "application/json", "Accept": "application/json"}
-
     def __init__(self, message, defaults, backend, *args, **kwargs):
-        headers = dict(self.request_headers)
-        headers["X-Postmark-Server-Token"] = backend.server_token
+        headers = dict(backend.api_headers)  # (esp_extra can change the token)
         self.to_emails = []
         self.cc_and_bcc_emails = []
         self.merge_data = {}

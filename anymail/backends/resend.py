@@ -10,7 +10,7 @@ from ..utils import (
     get_anymail_setting,
 )
 from .base import DeferredMergeMixin
-from .base_requests import AnymailRequestsBackend, RequestsPayload
+from .base_requests import AnymailRequestsBackend, RequestsPayload, json_api_headers
 
 DEFAULT_API_URL = "https://api.resend.com/"
 
@@ -44,11 +44,7 @@ class EmailBackend(AnymailRequestsBackend):
         if not api_url.endswith("/"):
             api_url += "/"
         # Request headers are the same for every message: build them once
-        self.api_headers = {
-            "Authorization": f"Bearer {self.api_key}",
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-        }
+        self.api_headers = json_api_headers({"Authorization": f"Bearer {self.api_key}"})
         super().__init__(api_url, **kwargs)
 
     def build_message_payload(self, message, defaults):

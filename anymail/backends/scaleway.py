@@ -5,7 +5,7 @@ from urllib.parse import quote
 from ..message import AnymailRecipientStatus
 from ..utils import get_anymail_setting
 from .base import Base64Bytes
-from .base_requests import AnymailRequestsBackend, RequestsPayload
+from .base_requests import AnymailRequestsBackend, RequestsPayload, json_api_headers
 
 # {region} is replaced with the (URL-quoted) region setting
 DEFAULT_API_URL = (
@@ -43,10 +43,9 @@ class EmailBackend(AnymailRequestsBackend):
         api_url = self.get_api_url_setting(kwargs, default=DEFAULT_API_URL)
         api_url = api_url.format(region=quote(region, safe=""))
         # The same request headers for every message: build them once
-        self.api_headers = {
-            "X-Auth-Token": self.secret_key,
-            "Content-Type": "application/json",
-        }
+        self.api_headers = json_api_headers(
+            {"X-Auth-Token": self.secret_key}, accept_json=False
+        )
         super().__init__(api_url, **kwargs)
 
     def build_message_payload(self, message, defaults):

@@ -19,7 +19,7 @@ from ..exceptions import (
 from ..message import AnymailRecipientStatus
 from ..utils import BASIC_NUMERIC_TYPES, get_anymail_setting, update_deep
 from .base import DeferredMergeMixin
-from .base_requests import AnymailRequestsBackend, RequestsPayload
+from .base_requests import AnymailRequestsBackend, RequestsPayload, json_api_headers
 
 DEFAULT_API_URL = "https://api.sendgrid.com/v3/"
 
@@ -77,11 +77,7 @@ class EmailBackend(AnymailRequestsBackend):
         )
         api_url = self.get_api_url_setting(kwargs, default=DEFAULT_API_URL)
         # The same for every message: build them once
-        self.api_headers = {
-            "Authorization": f"Bearer {api_key}",
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-        }
+        self.api_headers = json_api_headers({"Authorization": f"Bearer {api_key}"})
         super().__init__(api_url, **kwargs)
 
     def build_message_payload(self, message, defaults):

@@ -7,7 +7,7 @@ from django.conf import settings
 
 from ..message import AnymailRecipientStatus
 from ..utils import force_non_lazy, get_anymail_setting, update_deep
-from .base_requests import AnymailRequestsBackend, RequestsPayload
+from .base_requests import AnymailRequestsBackend, RequestsPayload, json_api_headers
 
 DEFAULT_API_URL = "https://api.sparkpost.com/api/v1/"
 
@@ -42,10 +42,10 @@ class EmailBackend(AnymailRequestsBackend):
         )
         api_url = self.get_api_url_setting(kwargs, default=DEFAULT_API_URL)
         # Request headers are the same for every message: build them once
-        self.api_headers = {
-            "Authorization": api_key,  # the raw key, no auth scheme
-            "Content-Type": "application/json",
-        }
+        self.api_headers = json_api_headers(
+            {"Authorization": api_key},  # the raw key, no auth scheme
+            accept_json=False,
+        )
         if subaccount is not None:
             self.api_headers["X-MSYS-SUBACCOUNT"] = subaccount  # as given
         super().__init__(api_url, **kwargs)

@@ -14,7 +14,7 @@ from ..utils import (
     update_deep,
 )
 from .base import Base64Bytes
-from .base_requests import AnymailRequestsBackend, RequestsPayload
+from .base_requests import AnymailRequestsBackend, RequestsPayload, json_api_headers
 
 AMP_MIMETYPE = "text/x-amp-html"
 
@@ -64,11 +64,7 @@ class EmailBackend(AnymailRequestsBackend):
         # No default: the URL depends on the account's data center
         api_url = self.get_api_url_setting(kwargs, default=UNSET)
         # Request headers are the same for every message: build them once
-        self.api_headers = {
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "X-API-KEY": api_key,
-        }
+        self.api_headers = json_api_headers({"X-API-KEY": api_key})
         super().__init__(api_url, **kwargs)
 
     def build_message_payload(self, message, defaults):
