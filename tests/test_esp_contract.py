@@ -18,6 +18,7 @@ described by an `Esp` entry in ESPS:
 (Amazon SES sends through boto3, not requests, so it has no row here.)
 """
 
+import base64
 import io
 import json
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 from django.utils.module_loading import import_string
 
+from anymail.backends.base import BASE64_INLINE_LIMIT
 from anymail.exceptions import (
     AnymailAPIError,
     AnymailConfigurationError,
@@ -813,6 +815,22 @@ def test_simple_send_request(api, esp):
     assert call["timeout"] == 30
     # (what the body holds is tested in that ESP's own file)
     assert type(call["data"]) is esp.body_type
+
+
+JSON_ESPS = [esp for esp in ESPS if esp.body_type is str]
+
+
+@pytest.mark.parametrize("esp", JSON_ESPS, ids=str)
+def test_large_attachment_base64_streamed_into_body(api, esp):
+    # (no full-size base64 str copies: see Base64Bytes)
+    content = bytes(range(256)) * (BASE64_INLINE_LIMIT // 256 + 1)
+    message = make_message()
+    message.attach("big.bin", content, "application/octet-stream")
+    message.send()
+    body = api.last_call["data"]
+    assert isinstance(body, bytearray)
+    json.loads(body)
+    assert base64.b64encode(content) in body
 
 
 def test_user_agent(api, esp):

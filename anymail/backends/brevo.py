@@ -6,7 +6,7 @@ from requests.structures import CaseInsensitiveDict
 
 from ..message import AnymailRecipientStatus
 from ..utils import BASIC_NUMERIC_TYPES, get_anymail_setting, has_specials
-from .base import DeferredMergeMixin
+from .base import Base64Bytes, DeferredMergeMixin
 from .base_requests import AnymailRequestsBackend, RequestsPayload, json_api_headers
 
 DEFAULT_API_URL = "https://api.brevo.com/v3/"
@@ -209,7 +209,10 @@ class BrevoPayload(DeferredMergeMixin, RequestsPayload):
             self.unsupported_feature("inline attachments")
         # Brevo infers the content type from the name, and treats text as UTF-8
         self.data.setdefault("attachment", []).append(
-            {"name": attachment.name or "", "content": attachment.b64content_utf8}
+            {
+                "name": attachment.name or "",
+                "content": Base64Bytes(attachment.content_utf8_bytes),
+            }
         )
 
     # -- Anymail additions --------------------------------------------------

@@ -3,7 +3,7 @@
 from ..exceptions import AnymailRequestsAPIError
 from ..message import AnymailRecipientStatus
 from ..utils import get_anymail_setting, merge_dicts_deep
-from .base import DeferredMergeMixin
+from .base import Base64Bytes, DeferredMergeMixin
 from .base_requests import (
     AnymailRequestsBackend,
     RequestsPayload,
@@ -178,7 +178,7 @@ class MailjetPayload(DeferredMergeMixin, RequestsPayload):
         item = {
             "ContentType": attachment.mimetype,
             "Filename": attachment.name or "attachment",
-            "Base64Content": attachment.b64content_utf8,
+            "Base64Content": Base64Bytes(attachment.content_utf8_bytes),
         }
         if attachment.inline:
             item["ContentID"] = attachment.cid

@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 
 from ..message import ANYMAIL_STATUSES, AnymailRecipientStatus
 from ..utils import get_anymail_setting
+from .base import Base64Bytes
 from .base_requests import AnymailRequestsBackend, RequestsPayload
 
 DEFAULT_API_URL = "https://mandrillapp.com/api/1.0/"
@@ -134,7 +135,7 @@ class MandrillPayload(RequestsPayload):
             {
                 "type": attachment.content_type,
                 "name": name,
-                "content": attachment.b64content,
+                "content": Base64Bytes(attachment.content_bytes),
             }
         )
 

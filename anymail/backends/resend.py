@@ -9,7 +9,7 @@ from ..utils import (
     CaseInsensitiveCasePreservingDict,
     get_anymail_setting,
 )
-from .base import DeferredMergeMixin
+from .base import Base64Bytes, DeferredMergeMixin
 from .base_requests import AnymailRequestsBackend, RequestsPayload, json_api_headers
 
 DEFAULT_API_URL = "https://api.resend.com/"
@@ -164,7 +164,7 @@ class ResendPayload(DeferredMergeMixin, RequestsPayload):
 
     def add_attachment(self, attachment):
         item = {
-            "content": attachment.b64content,
+            "content": Base64Bytes(attachment.content_bytes),
             "filename": self._attachment_filename(attachment),
             "content_type": attachment.content_type,
         }

@@ -18,7 +18,7 @@ from ..exceptions import (
 )
 from ..message import AnymailRecipientStatus
 from ..utils import BASIC_NUMERIC_TYPES, get_anymail_setting, update_deep
-from .base import DeferredMergeMixin
+from .base import Base64Bytes, DeferredMergeMixin
 from .base_requests import AnymailRequestsBackend, RequestsPayload, json_api_headers
 
 DEFAULT_API_URL = "https://api.sendgrid.com/v3/"
@@ -281,10 +281,10 @@ class SendGridPayload(DeferredMergeMixin, RequestsPayload):
             and attachment.charset.lower() != "utf-8"
         ):
             # SendGrid mishandles other charsets: send the text as UTF-8
-            content = attachment.b64content_utf8
+            content = Base64Bytes(attachment.content_utf8_bytes)
             content_type = f'{attachment.mimetype}; charset="utf-8"'
         else:
-            content = attachment.b64content
+            content = Base64Bytes(attachment.content_bytes)
             content_type = attachment.content_type
         item = {
             "content": content,

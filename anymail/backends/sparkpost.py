@@ -7,6 +7,7 @@ from django.conf import settings
 
 from ..message import AnymailRecipientStatus
 from ..utils import force_non_lazy, get_anymail_setting, update_deep
+from .base import Base64Bytes
 from .base_requests import AnymailRequestsBackend, RequestsPayload, json_api_headers
 
 DEFAULT_API_URL = "https://api.sparkpost.com/api/v1/"
@@ -233,7 +234,7 @@ class SparkPostPayload(RequestsPayload):
         else:
             field = "attachments"
             item = {"name": attachment.name or "", "type": attachment.content_type}
-        item["data"] = attachment.b64content
+        item["data"] = Base64Bytes(attachment.content_bytes)
         self.content.setdefault(field, []).append(item)
 
     def set_envelope_sender(self, email):
