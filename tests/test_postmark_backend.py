@@ -16,6 +16,7 @@ from django.core import mail
 from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.test import override_settings
+from django.utils.translation import gettext_lazy
 
 from anymail.backends.postmark import EmailBackend
 from anymail.exceptions import (
@@ -1244,6 +1245,21 @@ class TestSerialization:
         with pytest.raises(AnymailSerializationError):
             message.send()
         assert api.call_count == 0
+
+    def test_lazy_strings_nested_in_lists_serialized(self, api):
+        # (force_non_lazy_dict only descends into mappings; the JSON encoder
+        # turns lazy strings anywhere else into str)
+        message = make_message(
+            template_id=1,
+            merge_global_data={"items": [gettext_lazy("Apple"), {"n": [1]}]},
+            merge_data={"to@example.com": {"tags": (gettext_lazy("Tag"),)}},
+        )
+        message.send()
+        (sent,) = json.loads(api.last_call["data"])["Messages"]
+        assert sent["TemplateModel"] == {
+            "items": ["Apple", {"n": [1]}],
+            "tags": ["Tag"],
+        }
 
 
 # --------------------------------------------------------------------------------

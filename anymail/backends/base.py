@@ -654,9 +654,12 @@ class DeferredMergeMixin:
 
 
 def _json_default(obj):
-    """Serialize mappings (e.g. case-insensitive header dicts) as plain objects."""
+    """Serialize mappings (e.g. case-insensitive header dicts) as plain objects,
+    and lazy strings (wherever they are, e.g. in lists in merge_data) as str."""
     if isinstance(obj, Mapping):
         return dict(obj)
+    if isinstance(obj, Promise):
+        return str(obj)
     raise TypeError(f"Object of type '{type(obj).__name__}' is not JSON serializable")
 
 
