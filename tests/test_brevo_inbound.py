@@ -229,7 +229,7 @@ class TestInbound:
             == 200
         )
         assert [
-            (call["method"].upper(), call["url"], call["headers"])
+            (call["method"].upper(), call["url"], call["headers"], call["timeout"])
             for call in requests_mock.calls
         ] == [
             (
@@ -237,11 +237,13 @@ class TestInbound:
                 # token percent-encoded, with no safe characters
                 "https://api.brevo.com/v3/inbound/attachments/tok%2Fpdf%2B42%3D%3D",
                 {"api-key": API_KEY},
+                30,  # REQUESTS_TIMEOUT (upstream has none)
             ),
             (
                 "GET",
                 "https://api.brevo.com/v3/inbound/attachments/tok-logo",
                 {"api-key": API_KEY},
+                30,
             ),
         ]
 

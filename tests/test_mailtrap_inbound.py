@@ -215,10 +215,11 @@ class TestInboundMessage:
         assert api_call["url"] == DETAILS_URL
         assert api_call["headers"] == {"Authorization": f"Bearer {API_TOKEN}"}
         assert not api_call.get("stream")
-        assert api_call.get("timeout") is None
+        assert api_call["timeout"] == 30  # (REQUESTS_TIMEOUT; upstream has none)
         assert download["method"].upper() == "GET"
         assert download["url"] == RAW_URL
         assert download["stream"] is True
+        assert download["timeout"] == 30
         assert not download.get("headers")
         assert "auth" not in download
 
@@ -310,6 +311,12 @@ class TestInboundMessage:
         assert all(len(chunk) <= 100 for chunk in chunks)
         assert b"".join(chunks) == RAW_MIME
         assert inbound_events.event.message.subject == "Résumé et photo ✓"
+
+    def test_requests_timeout_setting(self, webhook_client, requests_mock):
+        queue_message(requests_mock)
+        with override_settings(ANYMAIL={**SETTINGS, "REQUESTS_TIMEOUT": 4.5}):
+            post_inbound(webhook_client, {"events": [received_event()]})
+        assert [call["timeout"] for call in requests_mock.calls] == [4.5, 4.5]
 
     @pytest.mark.parametrize(
         "anymail_settings, expected",

@@ -194,17 +194,19 @@ def resend_settings():
         yield
 
 
-def assert_api_call(call, url=RECEIVING_URL, api_key=API_KEY):
+def assert_api_call(call, url=RECEIVING_URL, api_key=API_KEY, timeout=30):
     assert call["method"].upper() == "GET"
     assert call["url"] == url
     assert call["headers"] == {"Authorization": f"Bearer {api_key}"}
+    assert call["timeout"] == timeout  # REQUESTS_TIMEOUT (upstream has none)
 
 
-def assert_unauthenticated_download(call, url, stream):
+def assert_unauthenticated_download(call, url, stream, timeout=30):
     assert call["method"].upper() == "GET"
     assert call["url"] == url
     assert "Authorization" not in (call.get("headers") or {})
     assert bool(call.get("stream")) is stream
+    assert call["timeout"] == timeout
 
 
 # -- the raw MIME path --------------------------------------------------------------

@@ -23,6 +23,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import View
 
+from ..backends.base_requests import DEFAULT_REQUESTS_TIMEOUT
 from ..exceptions import (
     AnymailAPIError,
     AnymailConfigurationError,
@@ -329,13 +330,22 @@ def esp_api_errors(esp_name, what):
         raise AnymailAPIError(f"Couldn't {what}", esp_name=esp_name) from err
 
 
+def esp_request_timeout():
+    """The timeout for a webhook view's calls to the ESP (REQUESTS_TIMEOUT).
+
+    (django-anymail makes these calls without one: a stalled download would
+    hold the request's worker indefinitely.)
+    """
+    return get_anymail_setting("requests_timeout", default=DEFAULT_REQUESTS_TIMEOUT)
+
+
 def download_raw_message(url, chunk_size):
     """The AnymailInboundMessage at `url`, parsed as it streams in.
 
     For an ESP's download link that needs no auth (e.g. a presigned URL). An
     HTTP error raises requests.HTTPError (a 500, so the ESP retries later).
     """
-    with requests.get(url, stream=True) as response:
+    with requests.get(url, stream=True, timeout=esp_request_timeout()) as response:
         response.raise_for_status()
         return AnymailInboundMessage.parse_raw_mime_chunks(
             response.iter_content(chunk_size)

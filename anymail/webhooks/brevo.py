@@ -28,6 +28,7 @@ from .base import (
     AnymailBaseWebhookView,
     epoch_to_datetime,
     esp_api_errors,
+    esp_request_timeout,
     get_list,
     get_str,
     header_pairs,
@@ -187,7 +188,9 @@ class BrevoInboundWebhookView(BrevoBaseWebhookView):
 
         url = f"{self.api_url}inbound/attachments/{quote(token, safe='')}"
         with esp_api_errors(self.esp_name, f"download attachment {filename!r}"):
-            response = requests.get(url, headers={"api-key": self.api_key})
+            response = requests.get(
+                url, headers={"api-key": self.api_key}, timeout=esp_request_timeout()
+            )
         response.raise_for_status()
 
         # The download's Content-Type includes the charset, when there is one

@@ -33,6 +33,7 @@ from .base import (
     download_raw_message,
     epoch_to_datetime,
     esp_api_errors,
+    esp_request_timeout,
     get_str,
     load_json,
 )
@@ -348,7 +349,9 @@ class MailtrapInboundWebhookView(MailtrapWebhookView):
             f"/messages/{quote(message_id, safe='')}"
         )
         response = requests.get(
-            url, headers={"Authorization": f"Bearer {self.api_token}"}
+            url,
+            headers={"Authorization": f"Bearer {self.api_token}"},
+            timeout=esp_request_timeout(),
         )
         response.raise_for_status()
         details = response.json()

@@ -37,6 +37,7 @@ from .base import (
     AnymailBaseWebhookView,
     download_raw_message,
     esp_api_errors,
+    esp_request_timeout,
     get_list,
     get_object,
     load_json,
@@ -267,7 +268,7 @@ class ResendInboundWebhookView(ResendBaseWebhookView):
         """
         url = f"{self.api_url}emails/receiving/{quote(email_id, safe='')}"
         auth = {"Authorization": f"Bearer {self.api_key}"}
-        response = requests.get(url, headers=auth)
+        response = requests.get(url, headers=auth, timeout=esp_request_timeout())
         response.raise_for_status()
         with esp_api_errors(self.esp_name, f"read received email {email_id!r}"):
             details = response.json()
@@ -329,7 +330,7 @@ class ResendInboundWebhookView(ResendBaseWebhookView):
         if not url or not isinstance(url, str):
             filename = entry.get("filename")
             raise ValueError(f"attachment {filename!r} has no download_url")
-        response = requests.get(url)
+        response = requests.get(url, timeout=esp_request_timeout())
         response.raise_for_status()
         content_type = (
             response.headers.get("Content-Type")
