@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import json
+import time
 import warnings
 from datetime import datetime, timedelta, timezone
 from unittest import mock
@@ -814,6 +815,31 @@ class TestSettings:
         assert requests_mock.calls[0]["url"] == (
             f"{expected}inbound/inboxes/{INBOX_ID}/messages/{MESSAGE_ID}"
         )
+
+    def test_stalled_download_times_out(self, webhook_client, inbound_events):
+        # real HTTP: the raw download never answers within REQUESTS_TIMEOUT
+        from example.standin import StandIn
+
+        with StandIn() as standin:
+            raw_url = standin.url + "files/raw.eml"
+            standin.respond_next(200, message_details(raw_message_url=raw_url))
+            standin.respond_next(200, RAW_MIME, "message/rfc822", delay=3)
+            anymail = {
+                **SETTINGS,
+                "MAILTRAP_API_URL": standin.api_url("mailtrap"),
+                "REQUESTS_TIMEOUT": 0.2,
+            }
+            start = time.monotonic()
+            with (
+                override_settings(ANYMAIL=anymail),
+                pytest.raises(requests.Timeout),  # (a server error: Mailtrap retries)
+            ):
+                post_inbound(webhook_client, {"events": [received_event()]})
+            assert time.monotonic() - start < 2
+            assert [request.path for request in standin.requests][-1] == (
+                "/files/raw.eml"
+            )
+        assert inbound_events.calls == []
 
     def test_as_view_kwargs(
         self, webhook_client, inbound_events, requests_mock, security_log
