@@ -151,12 +151,20 @@ class AnymailImproperlyInstalled(AnymailConfigurationError, ImportError):
     """An optional package that Anymail needs is not installed."""
 
     def __init__(self, missing_package, install_extra="<esp>", feature="this ESP"):
+        self.missing_package = missing_package
+        self.install_extra = install_extra
+        self.feature = feature
         message = (
             f"The {missing_package} package isn't installed but is needed for "
             f"{feature}.\n"
             f'(Be sure to use `pip install "django-anymail[{install_extra}]"`.)'
         )
         super().__init__(message)
+
+    def __reduce__(self):
+        # (pickled as its arguments: its args hold the formatted message)
+        arguments = (self.missing_package, self.install_extra, self.feature)
+        return type(self), arguments, self.__dict__
 
 
 class _LazyError:

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import os
+import pickle
 import sys
 import warnings
 from datetime import datetime, timedelta, timezone
@@ -839,6 +840,14 @@ class TestS3Action:
         assert inbound_events.calls == []
         assert security_messages(security_log) == []
 
+        # picklable (e.g. to a task queue's result store), as an equal error
+        restored = pickle.loads(pickle.dumps(err))
+        assert type(restored) is AnymailBotoClientAPIError
+        assert restored.args == err.args
+        assert restored.response == error.response
+        assert restored.operation_name == "GetObject"
+        assert restored.esp_name == "Amazon SES"
+
     def test_real_client_error(self, webhook_client, inbound_events, boto_session):
         s3_client, stubber = stubbed_s3_client()
         stubber.add_client_error(
@@ -993,6 +1002,11 @@ class TestKMSDecryption:
         )
         kms_client.close.assert_called_once_with()
         assert inbound_events.calls == []  # (nothing of the partial plaintext)
+
+        restored = pickle.loads(pickle.dumps(err))  # (picklable)
+        assert type(restored) is AnymailBotoClientSecurityError
+        assert restored.args == err.args
+        assert restored.kwargs == err.kwargs
 
     @override_settings(ANYMAIL=KMS_SETTINGS)
     def test_call_shapes(self, webhook_client, inbound_events, boto_session):

@@ -1,6 +1,7 @@
 """Tests for anymail.exceptions: hierarchy, constructors and str() format."""
 
 import json
+import pickle
 import warnings
 
 import pytest
@@ -486,3 +487,37 @@ def test_lazy_error_inert_until_used():
     assert excinfo.value is error
     with pytest.raises(AnymailImproperlyInstalled):
         getattr(lazy, "anything_else")  # noqa: B009
+
+
+def failed_send_error():
+    return AnymailRequestsAPIError(
+        "Failed",
+        backend=FakeBackend(),
+        response=make_response(500, {"Message": "boom"}, url="https://api.example/"),
+    )
+
+
+@pytest.mark.parametrize(
+    "make_error",
+    [
+        lambda: AnymailError("x", status_code=400, esp_name="Fake ESP"),
+        lambda: AnymailAPIError("x"),
+        failed_send_error,
+        lambda: AnymailRecipientsRefused(),
+        lambda: AnymailInvalidAddress("Invalid email address ''"),
+        lambda: AnymailUnsupportedFeature("Fake ESP does not support tags"),
+        lambda: AnymailSerializationError(orig_err=TypeError("Decimal")),
+        lambda: AnymailCancelSend(),
+        lambda: AnymailWebhookValidationFailure("bad signature"),
+        lambda: AnymailConfigurationError("You must set ..."),
+        lambda: AnymailInvalidMailer("bad", alias="default"),
+        lambda: AnymailImproperlyInstalled("boto3", "amazon-ses", "Amazon SES"),
+    ],
+)
+def test_errors_pickle(make_error):
+    # e.g. into a task queue's result store
+    error = make_error()
+    restored = pickle.loads(pickle.dumps(error))
+    assert type(restored) is type(error)
+    assert restored.args == error.args
+    assert str(restored) == str(error)

@@ -16,6 +16,7 @@ Encryption Client (amazon-s3-encryption-client-python) is needed only to fetch
 KMS-encrypted messages.
 """
 
+import functools
 import json
 from base64 import b64decode
 from collections.abc import Mapping
@@ -93,6 +94,12 @@ class AnymailBotoClientAPIError(AnymailAPIError, ClientError):
         self.args = (message,)
         _set_anymail_error_fields(self)
 
+    def __reduce__(self):
+        # (ClientError's own pickling would call __init__ with its arguments)
+        client_error = ClientError(self.response, self.operation_name)
+        rebuild = functools.partial(type(self), client_error=client_error)
+        return rebuild, self.args, self.__dict__
+
 
 class AnymailBotoClientSecurityError(AnymailAPIError, S3EncryptionClientSecurityError):
     """An AnymailAPIError that is also an S3 Encryption Client security error.
@@ -107,6 +114,13 @@ class AnymailBotoClientSecurityError(AnymailAPIError, S3EncryptionClientSecurity
         _set_anymail_error_fields(self)
         original_kwargs = getattr(security_error, "kwargs", None) or {}
         self.kwargs = {"msg": original_kwargs.get("msg", str(security_error))}
+
+    def __reduce__(self):
+        # (botocore-style errors pickle as their kwargs, which __init__ doesn't take)
+        rebuild = functools.partial(
+            type(self), security_error=Exception(self.kwargs["msg"])
+        )
+        return rebuild, self.args, self.__dict__
 
 
 def _set_anymail_error_fields(error):
