@@ -1,6 +1,6 @@
 """Send time through a backend vs. the raw requests floor, over real HTTP.
 
-The StandIn runs in a child process. For each ESP, four "sides" each send N
+The StandIn runs in a child process. For each ESP, five "sides" each send N
 requests over their own single keep-alive connection:
 
 backend
@@ -9,6 +9,11 @@ backend
 raw
     a plain ``requests.Session`` posts the request the backend made for its first
     message, pre-built: same method, URL, headers and body bytes. This is the floor.
+session-raw
+    (diagnostic) the same, through the backend's own session class
+    (AnymailSession, which does less per request than requests.Session: it
+    reads proxy settings from the environment once per connection).
+    backend / session-raw is the cost of Anymail's pipeline by itself.
 params
     (diagnostic) a plain ``requests.Session`` calls ``request(**kwargs)`` with the
     keyword arguments the backend passed for its first message, so requests itself
@@ -151,11 +156,13 @@ class Sides:
         self.prepared = prepared
         self.kwargs = kwargs
         self.raw_session = requests.Session()
+        self.session_raw_session = type(connection.session)()
         self.params_session = requests.Session()
         self.minimal_session = requests.Session()
 
     def close(self) -> None:
         self.raw_session.close()
+        self.session_raw_session.close()
         self.params_session.close()
         self.minimal_session.close()
 
@@ -170,8 +177,9 @@ class Sides:
                 raise AssertionError(f"unexpected status {message.anymail_status!r}")
         return elapsed
 
-    def raw(self, messages: list) -> float:
-        request, session, body = self.prepared, self.raw_session, self.body
+    def raw(self, messages: list, session=None) -> float:
+        request, body = self.prepared, self.body
+        session = session or self.raw_session
         method, url, headers = request.method, request.url, dict(request.headers)
         start = time.perf_counter()
         for _ in messages:
@@ -179,6 +187,9 @@ class Sides:
                 session.request(method, url, data=body, headers=headers, timeout=30)
             )
         return time.perf_counter() - start
+
+    def session_raw(self, messages: list) -> float:
+        return self.raw(messages, self.session_raw_session)
 
     def params(self, messages: list) -> float:
         session, kwargs = self.params_session, self.kwargs
@@ -220,6 +231,7 @@ def measure(server: StandInProcess, esp: str, n: int, rounds: int) -> dict:
     order: list[tuple[str, Callable[[list], float]]] = [
         ("backend", sides.backend),
         ("raw", sides.raw),
+        ("session-raw", sides.session_raw),
         ("params", sides.params),
         ("minimal", sides.minimal),
     ]
@@ -248,11 +260,16 @@ def measure(server: StandInProcess, esp: str, n: int, rounds: int) -> dict:
     minimal_ratios = [
         m / r for m, r in zip(per_round["minimal"], per_round["raw"], strict=True)
     ]
+    pipeline_ratios = [
+        b / r
+        for b, r in zip(per_round["backend"], per_round["session-raw"], strict=True)
+    ]
     return {
         **{name: median(times) for name, times in per_round.items()},
         "ratio": median(ratios),
         "ratio_range": (min(ratios), max(ratios)),
         "minimal_ratio": median(minimal_ratios),
+        "pipeline_ratio": median(pipeline_ratios),
         "connections": stats["connections_opened"] - connections_before,
         "errors": stats["errors"],
         "body_bytes": len(sides.body),
@@ -268,15 +285,17 @@ def run(n: int = 300, rounds: int = 5) -> list[Result]:
             low, high = m["ratio_range"]
             note = (
                 f"backend {m['backend'] * 1e3:.3f}, raw {m['raw'] * 1e3:.3f}, "
+                f"raw via AnymailSession {m['session-raw'] * 1e3:.3f} "
+                f"(pipeline alone {m['pipeline_ratio']:.2f}x), "
                 f"requests-encodes {m['params'] * 1e3:.3f}, "
                 f"minimal client {m['minimal'] * 1e3:.3f} "
                 f"({m['minimal_ratio']:.2f}x) ms/msg; "
                 f"rounds {low:.2f}-{high:.2f}x; body {m['body_bytes']} B"
             )
-            # one connection per side (4), all kept alive
-            one_connection_each = m["connections"] == 4
+            # one connection per side (5), all kept alive
+            one_connection_each = m["connections"] == 5
             if not one_connection_each:
-                note += f"; {m['connections']} TCP connections, expected 4"
+                note += f"; {m['connections']} TCP connections, expected 5"
             if m["errors"]:
                 note += f"; STAND-IN ERRORS {m['errors']}"
             results.append(

@@ -915,3 +915,89 @@ def _ok_response():
     from example.standin import Response
 
     return Response(200, {"id": "ok"})
+
+
+class TestSessionEnvironment:
+    """AnymailSession reads proxy and CA bundle settings from the environment
+    once per scheme and host, with the same results as requests.Session."""
+
+    URL = "https://api.example.com/v1/send"
+    ENVIRONMENTS = [
+        {},
+        {"HTTPS_PROXY": "http://proxy.example:3128"},
+        {"https_proxy": "http://p:3128", "NO_PROXY": "api.example.com"},
+        {"ALL_PROXY": "socks5://p:1080", "no_proxy": ".other.example"},
+        {"REQUESTS_CA_BUNDLE": "/etc/ssl/bundle.pem"},
+        {"CURL_CA_BUNDLE": "/etc/ssl/curl.pem"},
+    ]
+    ARGUMENTS = [
+        # (proxies, stream, verify, cert), as Session.request passes them
+        ({}, None, None, None),
+        ({}, True, False, "client.pem"),
+        ({"https": "http://explicit:8080"}, None, True, None),
+        ({"no_proxy": "api.example.com"}, None, "/my/ca.pem", None),
+    ]
+
+    @pytest.fixture
+    def environ(self, monkeypatch):
+        for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"):
+            for variant in (name, name.lower()):
+                monkeypatch.delenv(variant, raising=False)
+        for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+            monkeypatch.delenv(name, raising=False)
+        return monkeypatch
+
+    @pytest.mark.parametrize("env", ENVIRONMENTS)
+    @pytest.mark.parametrize("arguments", ARGUMENTS)
+    @pytest.mark.parametrize("trust_env", [True, False])
+    def test_same_settings_as_requests(self, environ, env, arguments, trust_env):
+        from anymail.backends.base_requests import AnymailSession
+
+        for name, value in env.items():
+            environ.setenv(name, value)
+        ours, theirs = AnymailSession(), requests.Session()
+        ours.trust_env = theirs.trust_env = trust_env
+        proxies, stream, verify, cert = arguments
+        for _ in range(2):  # (the second time from the remembered environment)
+            our_proxies, their_proxies = dict(proxies), dict(proxies)
+            assert ours.merge_environment_settings(
+                self.URL, our_proxies, stream, verify, cert
+            ) == theirs.merge_environment_settings(
+                self.URL, their_proxies, stream, verify, cert
+            )
+            assert our_proxies == their_proxies  # (both fill in the caller's dict)
+
+    def test_environment_read_once_per_session(self, environ):
+        from anymail.backends.base_requests import AnymailSession
+
+        session = AnymailSession()
+        first = session.merge_environment_settings(self.URL, {}, None, None, None)
+        assert first["proxies"] == {}
+        environ.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+        environ.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/bundle.pem")
+        again = session.merge_environment_settings(self.URL, {}, None, None, None)
+        assert again == first
+        # ... per scheme and host
+        other = session.merge_environment_settings(
+            "https://other.example.com/", {}, None, None, None
+        )
+        assert other["proxies"]["https"] == "http://proxy.example:3128"
+        # a new session (the next connection) reads the environment again
+        fresh = AnymailSession().merge_environment_settings(
+            self.URL, {}, None, None, None
+        )
+        assert fresh["proxies"]["https"] == "http://proxy.example:3128"
+        assert fresh["verify"] == "/etc/ssl/bundle.pem"
+
+    def test_proxy_from_environment_used(self, environ, standin):
+        # real HTTP: the stand-in plays the proxy, and sees the absolute URL
+        standin.respond_next(200, {"id": "via-proxy"})
+        environ.setenv("HTTP_PROXY", standin.url)
+        environ.setenv("NO_PROXY", "")
+        backend = make_backend(api_url="http://esp.example.invalid/demo/")
+        message = make_message()
+        assert backend.send_messages([message]) == 1
+        assert message.anymail_status.message_id == "via-proxy"
+        assert standin.last_request.path == (
+            "http://esp.example.invalid/demo/messages/send"
+        )
