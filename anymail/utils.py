@@ -390,6 +390,8 @@ def parse_address_list(address_list, field=None):
     """
     if address_list is None or isinstance(address_list, (str, Promise)):
         address_list = [address_list]
+    elif not isinstance(address_list, (list, tuple)):
+        address_list = list(address_list)  # (e.g. a generator: read twice on errors)
     parsed = []
     try:
         for item in address_list:

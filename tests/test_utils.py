@@ -1503,3 +1503,12 @@ def test_base64_decoded_chunks_odd_padding_like_b64decode(text):
 def test_base64_decoded_chunks_bad_padding(text):
     with pytest.raises(ValueError):
         b"".join(base64_decoded_chunks(text, 4))
+
+
+def test_parse_address_list_error_names_every_item_of_an_iterator():
+    items = iter(["ok@example.com", "not an address", "other@example.com"])
+    with pytest.raises(AnymailInvalidAddress) as excinfo:
+        parse_address_list(items, field="to")
+    assert "parsed from 'ok@example.com, not an address, other@example.com'" in str(
+        excinfo.value
+    )

@@ -379,9 +379,9 @@ class BasePayload:
         Each step is (attr, single, combiner, converter, setter name, is a list
         attr, is a batch attr). `combiner` merges send defaults with the message's
         value (None: defaults are ignored); `single` is what it does to a
-        message value alone (None: nothing). extra_headers is not a step: it is
-        combined first, for the special headers (see _split_special_headers), and
-        set where its step would be (_set_headers).
+        message value alone (None: nothing). extra_headers' step only calls
+        _set_headers: its value is combined before all the steps, for the
+        special headers (see _split_special_headers).
         """
         plan = cls.__dict__.get("_attr_plan_cache")
         if plan is None:
@@ -433,6 +433,7 @@ class BasePayload:
             self.set_reply_to(reply_to)
 
     def _set_headers(self, _unused=None):
+        """(extra_headers' step: the headers were combined and split already)"""
         if self._header_to is not None:
             self.set_spoofed_to_header(self._header_to)
         if self._headers:
