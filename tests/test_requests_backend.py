@@ -1001,3 +1001,39 @@ class TestSessionEnvironment:
         assert standin.last_request.path == (
             "http://esp.example.invalid/demo/messages/send"
         )
+
+    def prepared(self, session, **kwargs):
+        request = requests.Request("POST", self.URL, data="{}", **kwargs)
+        return session.prepare_request(request)
+
+    @pytest.mark.parametrize("netrc_host", [None, "api.example.com", "other.example"])
+    @pytest.mark.parametrize("auth", [None, ("user", "pass")])
+    @pytest.mark.parametrize("trust_env", [True, False])
+    def test_netrc_like_requests(self, environ, tmp_path, netrc_host, auth, trust_env):
+        from anymail.backends.base_requests import AnymailSession
+
+        netrc = tmp_path / "netrc"
+        if netrc_host:
+            netrc.write_text(f"machine {netrc_host} login nu password secret\n")
+        environ.setenv("NETRC", str(netrc))
+        ours, theirs = AnymailSession(), requests.Session()
+        ours.trust_env = theirs.trust_env = trust_env
+        for _ in range(2):  # (the second time from the remembered lookup)
+            our_request = self.prepared(ours, auth=auth)
+            their_request = self.prepared(theirs, auth=auth)
+            assert our_request.headers == their_request.headers
+            assert our_request.url == their_request.url
+            assert our_request.body == their_request.body
+        if netrc_host == "api.example.com" and trust_env and not auth:
+            assert our_request.headers["Authorization"].startswith("Basic ")
+
+    def test_netrc_read_once_per_session(self, environ, tmp_path):
+        from anymail.backends.base_requests import AnymailSession
+
+        netrc = tmp_path / "netrc"
+        environ.setenv("NETRC", str(netrc))
+        session = AnymailSession()
+        assert "Authorization" not in self.prepared(session).headers
+        netrc.write_text("machine api.example.com login nu password secret\n")
+        assert "Authorization" not in self.prepared(session).headers
+        assert "Authorization" in self.prepared(AnymailSession()).headers

@@ -8,8 +8,9 @@ import secrets
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.auth import AuthBase
 from requests.sessions import merge_setting
-from requests.utils import get_environ_proxies
+from requests.utils import get_environ_proxies, get_netrc_auth
 
 from .._version import __version__
 from ..exceptions import AnymailAPIError, AnymailRequestsAPIError
@@ -301,11 +302,12 @@ class AnymailSession(requests.Session):
       rather than by requests (whose encoder writes to a growing buffer and
       copies it, costing time and ~1.1x the attachments' size in memory). The
       bytes on the wire are the same, apart from the random boundary.
-    - It reads proxy and CA bundle settings from the environment once per
-      scheme and host, rather than for every request (requests scans
-      os.environ several times per request, ~0.1 ms). A session lasts for one
-      connection's messages, so changes to those environment variables apply
-      from the next connection on.
+    - It reads proxy and CA bundle settings from the environment, and
+      credentials from ~/.netrc, once per scheme and host, rather than for
+      every request (requests scans os.environ several times per request,
+      ~0.1 ms, and checks for a .netrc file). A session lasts for one
+      connection's messages, so changes to those apply from the next
+      connection on.
     """
 
     def merge_environment_settings(self, url, proxies, stream, verify, cert):
@@ -347,7 +349,29 @@ class AnymailSession(requests.Session):
             }
             headers["Content-Type"] = content_type
             request.data, request.files, request.headers = body, None, headers
+        if self.trust_env and not request.auth and not self.auth:
+            # (requests would look in ~/.netrc for every request)
+            request.auth = self._netrc_auth(request.url) or _NO_AUTH
         return super().prepare_request(request)
+
+    def _netrc_auth(self, url):
+        """requests' ~/.netrc credentials for url's host, looked up once."""
+        cache = self.__dict__.setdefault("_netrc_cache", {})
+        key = tuple(urlsplit(url)[:2])
+        if key not in cache:
+            cache[key] = get_netrc_auth(url)
+        return cache[key]
+
+
+class _NoAuth(AuthBase):
+    """An auth that changes nothing: "no credentials here", so that requests
+    doesn't look them up again."""
+
+    def __call__(self, request):
+        return request
+
+
+_NO_AUTH = _NoAuth()
 
 
 def encode_multipart_formdata(fields, files, boundary=None):
