@@ -5,6 +5,7 @@ bytearray) chunk by chunk, and inlines small ones; either way the result must be
 exactly the JSON that plain base64 strings in their place would produce.
 """
 
+import array
 import base64
 import io
 import json
@@ -122,6 +123,15 @@ class TestSerializeJson:
         for content in (bytearray(raw), memoryview(raw)):
             body = payload.serialize_json({"Content": Base64Bytes(content)})
             assert json.loads(body) == {"Content": base64.b64encode(raw).decode()}
+
+    @pytest.mark.parametrize("inline", [True, False])
+    def test_content_with_multibyte_items(self, inline):
+        # sizes (and the inline limit) count bytes, not an array's items
+        items = array.array("i", range(LIMIT // 8 if inline else LIMIT // 2))
+        payload = make_payload()
+        body = payload.serialize_json({"Content": Base64Bytes(items)})
+        assert isinstance(body, str if inline else bytearray)
+        assert json.loads(body) == {"Content": base64.b64encode(items).decode()}
 
     def test_without_markers_returns_str(self):
         payload = make_payload()

@@ -1037,3 +1037,19 @@ class TestSessionEnvironment:
         netrc.write_text("machine api.example.com login nu password secret\n")
         assert "Authorization" not in self.prepared(session).headers
         assert "Authorization" in self.prepared(AnymailSession()).headers
+
+    @pytest.mark.parametrize("netrc_entry", [False, True])
+    def test_credentials_in_url_like_requests(self, environ, tmp_path, netrc_entry):
+        from anymail.backends.base_requests import AnymailSession
+
+        netrc = tmp_path / "netrc"
+        if netrc_entry:  # (requests prefers .netrc's)
+            netrc.write_text("machine api.example.com login nu password secret\n")
+        environ.setenv("NETRC", str(netrc))
+        url = "https://user:pw@api.example.com/v1/send"
+        for _ in range(2):
+            ours, theirs = (
+                session.prepare_request(requests.Request("POST", url, data="{}"))
+                for session in (AnymailSession(), requests.Session())
+            )
+            assert ours.headers["Authorization"] == theirs.headers["Authorization"]

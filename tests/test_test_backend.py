@@ -385,6 +385,17 @@ class TestPayloadClass:
         assert calls[1] == [EmailAddress("", "cc@example.com")]
         assert "cc@example.com" in message.anymail_status.recipients
 
+    def test_subclass_send_at_converter(self):
+        # send_at's converter is the payload's aware_datetime method, as overridden
+        class UtcPayload(TestPayload):
+            def aware_datetime(self, value):
+                return (self.esp_name, value)
+
+        backend = AnymailTestBackend(payload_class=UtcPayload)
+        message = make_message(send_at=1700000000)
+        backend.send_messages([message])
+        assert message.anymail_test_params["send_at"] == ("Test", 1700000000)
+
     def test_is_batch_in_setter_fails(self):
         class EarlyBatchPayload(TestPayload):
             def set_cc(self, emails):

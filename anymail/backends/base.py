@@ -277,8 +277,6 @@ def _plan_step(cls, attr, combiner, converter):
     """One step of BasePayload._attr_plan (see there)."""
     if attr == "extra_headers":
         return (attr, None, None, None, "_set_headers", False, False)
-    if isinstance(converter, str):  # the name of a payload (static) method
-        converter = getattr(cls, converter)
     return (
         attr,
         _SINGLE_VALUE_COMBINERS.get(combiner, combiner),
@@ -363,7 +361,9 @@ class BasePayload:
             elif single is not None and value is not UNSET:
                 value = single(value)
             if value is not UNSET:
-                if converter is not None:
+                if isinstance(converter, str):  # a payload method's name
+                    value = getattr(self, converter)(value)
+                elif converter is not None:
                     value = converter(value)
                 getattr(self, setter)(value)
             elif setter in _SETTERS_CALLED_WHEN_UNSET:
@@ -379,7 +379,9 @@ class BasePayload:
         Each step is (attr, single, combiner, converter, setter name, is a list
         attr, is a batch attr). `combiner` merges send defaults with the message's
         value (None: defaults are ignored); `single` is what it does to a
-        message value alone (None: nothing). extra_headers' step only calls
+        message value alone (None: nothing); a str `converter` names a payload
+        method (looked up on each payload, so subclasses can override it).
+        extra_headers' step only calls
         _set_headers: its value is combined before all the steps, for the
         special headers (see _split_special_headers).
         """
@@ -670,7 +672,7 @@ class _LargeBase64Bytes(Exception):
 
 def _inlining_default(obj):
     if isinstance(obj, Base64Bytes):
-        if len(obj.raw) > BASE64_INLINE_LIMIT:
+        if obj.size > BASE64_INLINE_LIMIT:
             raise _LargeBase64Bytes
         return obj.b64str()
     return _json_default(obj)
@@ -702,14 +704,16 @@ class Base64Bytes:
     produced in chunks, directly into the serialized request body.
     """
 
-    __slots__ = ("raw",)
+    __slots__ = ("raw", "size")
 
     def __init__(self, raw):
         self.raw = raw
+        #: in bytes (len() would count items of e.g. an array or memoryview)
+        self.size = len(raw) if isinstance(raw, bytes) else memoryview(raw).nbytes
 
     @property
     def encoded_length(self):
-        return 4 * ((len(self.raw) + 2) // 3)
+        return 4 * ((self.size + 2) // 3)
 
     def b64str(self):
         """The whole base64 text, as an ASCII str."""
@@ -723,7 +727,7 @@ class Base64Bytes:
     __hash__ = None
 
     def __repr__(self):
-        return f"Base64Bytes(len={len(self.raw)})"
+        return f"Base64Bytes(len={self.size})"
 
 
 #: Largest Base64Bytes (raw size) serialize_json inlines as a plain str

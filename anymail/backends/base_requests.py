@@ -351,15 +351,23 @@ class AnymailSession(requests.Session):
             request.data, request.files, request.headers = body, None, headers
         if self.trust_env and not request.auth and not self.auth:
             # (requests would look in ~/.netrc for every request)
-            request.auth = self._netrc_auth(request.url) or _NO_AUTH
+            request.auth = self._netrc_auth(request.url)
         return super().prepare_request(request)
 
     def _netrc_auth(self, url):
-        """requests' ~/.netrc credentials for url's host, looked up once."""
+        """requests' ~/.netrc credentials for url's host, looked up once.
+
+        Without any: _NO_AUTH (so requests doesn't look again), or None when
+        the URL has user:password@ (requests falls back to those).
+        """
         cache = self.__dict__.setdefault("_netrc_cache", {})
-        key = tuple(urlsplit(url)[:2])
+        scheme, netloc = urlsplit(url)[:2]
+        key = (scheme, netloc)
         if key not in cache:
-            cache[key] = get_netrc_auth(url)
+            credentials = get_netrc_auth(url)
+            if credentials is None and "@" not in netloc:
+                credentials = _NO_AUTH
+            cache[key] = credentials
         return cache[key]
 
 
