@@ -53,65 +53,55 @@ class UNSET:
 # Combining message attributes with send defaults
 
 
-def concat_lists(*args):
-    """Concatenate iterables into a new list.
-
-    UNSET arguments are skipped; None discards everything before it.
-    Returns UNSET when nothing is left.
-    """
+def _fold(values, start, add):
+    """Combine `values` into a new result: UNSET values are skipped, a None
+    discards everything before it, and each other value is added with
+    add(result, value) to a result that begins as start(). UNSET if nothing
+    is left."""
     result = UNSET
-    for value in args:
-        if value is UNSET:
-            continue
+    for value in values:
         if value is None:
             result = UNSET
-        else:
-            result = ([] if result is UNSET else result) + list(value)
+        elif value is not UNSET:
+            result = add(start() if result is UNSET else result, value)
     return result
+
+
+def concat_lists(*args):
+    """Concatenate iterables into a new list (UNSET and None as _fold)."""
+    return _fold(args, list, lambda result, value: result + list(value))
 
 
 def merge_dicts_shallow(*args):
-    """Merge mappings into a new dict (later keys win); UNSET/None as concat_lists."""
-    result = UNSET
-    for value in args:
-        if value is UNSET:
-            continue
-        if value is None:
-            result = UNSET
-        else:
-            result = {} if result is UNSET else result
-            result.update(value)
-    return result
+    """Merge mappings into a new dict (later keys win)."""
+    return _fold(args, dict, _update_shallow)
 
 
 def merge_dicts_deep(*args):
     """Recursively merge mappings into a new dict; non-mappings are replaced."""
-    result = UNSET
-    for value in args:
-        if value is UNSET:
-            continue
-        if value is None:
-            result = UNSET
-        else:
-            result = {} if result is UNSET else result
-            update_deep(result, deepcopy(value))
-    return result
+    return _fold(args, dict, _update_deep_copy)
 
 
 def merge_dicts_one_level(*args):
     """Merge dicts of dicts: the inner dicts for each key are shallow-merged."""
-    result = UNSET
-    for value in args:
-        if value is UNSET:
-            continue
-        if value is None:
-            result = UNSET
-        else:
-            result = {} if result is UNSET else result
-            for key, inner in value.items():
-                merged = dict(result.get(key, {}))
-                merged.update(inner)
-                result[key] = merged
+    return _fold(args, dict, _update_one_level)
+
+
+def _update_shallow(result, value):
+    result.update(value)
+    return result
+
+
+def _update_deep_copy(result, value):
+    update_deep(result, deepcopy(value))
+    return result
+
+
+def _update_one_level(result, value):
+    for key, inner in value.items():
+        merged = dict(result.get(key, {}))
+        merged.update(inner)
+        result[key] = merged
     return result
 
 
