@@ -260,7 +260,9 @@ def post_json_with_auth(client, payload, *, auth, url, **extra):
 
 
 def b64(content):
-    """base64 of bytes, as text (one line)."""
+    """base64 of bytes (or of str, UTF-8 encoded), as text (one line)."""
+    if isinstance(content, str):
+        content = content.encode("utf-8")
     return base64.b64encode(content).decode("ascii")
 
 

@@ -1,6 +1,5 @@
 """Tests for the Brevo (v3 transactional email API) sending backend."""
 
-import base64
 import json
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -25,6 +24,8 @@ from anymail.exceptions import (
 from anymail.message import AnymailMessage, attach_inline_image
 from anymail.signals import post_send, pre_send
 
+from .conftest import b64
+
 BACKEND = "anymail.backends.brevo.EmailBackend"
 API_URL = "https://api.brevo.com/v3/smtp/email"
 CREDENTIALS = {"BREVO_API_KEY": "test-api-key"}
@@ -34,12 +35,6 @@ PNG = (
     b"\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f"
     b"\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
 )
-
-
-def b64(content):
-    if isinstance(content, str):
-        content = content.encode("utf-8")
-    return base64.b64encode(content).decode("ascii")
 
 
 @pytest.fixture(autouse=True)

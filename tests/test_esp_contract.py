@@ -46,6 +46,7 @@ from anymail.exceptions import (
 from anymail.message import AnymailMessage
 
 from .conftest import make_response
+from .messages import message_factory
 
 pytestmark = [
     # constructing these backends warns, as tested in their own files
@@ -639,10 +640,7 @@ def api(esp, esp_settings, requests_mock):
     return requests_mock
 
 
-def make_message(**kwargs):
-    return AnymailMessage(
-        "Subject", "Text Body", "from@example.com", ["to@example.com"], **kwargs
-    )
+make_message = message_factory(body="Text Body")
 
 
 def anymail_settings(esp, **extra):

@@ -22,7 +22,8 @@ from anymail.backends.base_requests import (
     print_api_request,
 )
 from anymail.exceptions import AnymailSerializationError
-from anymail.message import AnymailMessage
+
+from .messages import make_message
 
 BACKEND = "anymail.backends.postmark.EmailBackend"
 TOKEN = "test_server_token"
@@ -37,14 +38,6 @@ def postmark_settings(**anymail):
         EMAIL_BACKEND=BACKEND,
         ANYMAIL={"POSTMARK_SERVER_TOKEN": TOKEN, **anymail},
     )
-
-
-def make_message(**kwargs):
-    kwargs.setdefault("subject", "Subject")
-    kwargs.setdefault("body", "Body")
-    kwargs.setdefault("from_email", "from@example.com")
-    kwargs.setdefault("to", ["to@example.com"])
-    return AnymailMessage(**kwargs)
 
 
 def make_payload():

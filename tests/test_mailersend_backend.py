@@ -4,7 +4,6 @@ Each test checks the exact request MailerSend would receive (recorded by the
 `requests_mock` fixture from conftest.py) and/or how its answer is parsed.
 """
 
-import base64
 import json
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -29,6 +28,8 @@ from anymail.exceptions import (
 )
 from anymail.message import AnymailMessage, attach_inline_image
 
+from .conftest import b64
+
 BACKEND = "anymail.backends.mailersend.EmailBackend"
 TOKEN = "test-api-token"
 CREDENTIALS = {"MAILERSEND_API_TOKEN": TOKEN}
@@ -49,10 +50,6 @@ BATCH_MODE_ERROR = (
     " 'use-bulk-email' or 'expose-to-list' for using batch send (merge_data)"
     " with multiple recipients. See the Anymail docs."
 )
-
-
-def b64(content):
-    return base64.b64encode(content).decode("ascii")
 
 
 def mailersend_settings(**anymail):

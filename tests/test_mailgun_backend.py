@@ -24,7 +24,9 @@ from anymail.exceptions import (
     AnymailRequestsAPIError,
     AnymailUnsupportedFeature,
 )
-from anymail.message import AnymailMessage, attach_inline_image
+from anymail.message import attach_inline_image
+
+from .messages import make_message
 
 API_KEY = "test_api_key"
 MESSAGE_ID = "<20240101120000.1.ABC@mg.example.com>"
@@ -55,14 +57,6 @@ def mailgun(requests_mock):
 def anymail_settings(**settings):
     """override_settings for ANYMAIL, keeping the API key."""
     return override_settings(ANYMAIL={"MAILGUN_API_KEY": API_KEY, **settings})
-
-
-def make_message(**kwargs):
-    kwargs.setdefault("subject", "Subject")
-    kwargs.setdefault("body", "Body")
-    kwargs.setdefault("from_email", "from@example.com")
-    kwargs.setdefault("to", ["to@example.com"])
-    return AnymailMessage(**kwargs)
 
 
 def send(mailgun, **kwargs):

@@ -8,8 +8,9 @@ from django.test import override_settings
 
 from anymail.backends.mailgun import EmailBackend
 from anymail.exceptions import AnymailRequestsAPIError
-from anymail.message import AnymailMessage
 from example.standin import StandIn
+
+from .messages import message_factory
 
 API_KEY = "standin_api_key"
 MAILGUN_ID_RE = re.compile(r"^<\d{14}\.\d+\.[0-9A-F]+@example\.com>$")
@@ -37,12 +38,9 @@ def standin():
     assert server.errors == []
 
 
-def make_message(**kwargs):
-    kwargs.setdefault("subject", "Subject")
-    kwargs.setdefault("body", "Text body")
-    kwargs.setdefault("from_email", "Sender <sender@example.com>")
-    kwargs.setdefault("to", ["to@example.com"])
-    return AnymailMessage(**kwargs)
+make_message = message_factory(
+    body="Text body", from_email="Sender <sender@example.com>"
+)
 
 
 def test_send_with_attachments(standin):

@@ -1,6 +1,5 @@
 """Tests for the Mailjet (Send API v3.1) sending backend."""
 
-import base64
 import json
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -24,6 +23,8 @@ from anymail.exceptions import (
 )
 from anymail.message import AnymailMessage, attach_inline_image
 
+from .conftest import b64
+
 BACKEND = "anymail.backends.mailjet.EmailBackend"
 CREDENTIALS = {
     "MAILJET_API_KEY": "test-api-key",
@@ -34,10 +35,6 @@ PNG = (
     b"\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f"
     b"\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
 )
-
-
-def b64(content):
-    return base64.b64encode(content).decode("ascii")
 
 
 def success_item(*emails, first_id=70650219165027410):

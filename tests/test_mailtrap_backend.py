@@ -23,6 +23,8 @@ from anymail.exceptions import (
 )
 from anymail.message import AnymailMessage, attach_inline_image
 
+from .conftest import b64
+
 BACKEND = "anymail.backends.mailtrap.EmailBackend"
 TOKEN = "test-api-token"
 CREDENTIALS = {"MAILTRAP_API_TOKEN": TOKEN}
@@ -38,10 +40,6 @@ PNG = (
     b"\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f"
     b"\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
 )
-
-
-def b64(content):
-    return base64.b64encode(content).decode("ascii")
 
 
 def success(*message_ids):

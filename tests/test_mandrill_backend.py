@@ -1,6 +1,5 @@
 """Tests for the Mandrill sending backend (messages/send and send-template)."""
 
-import base64
 import copy
 import io
 import json
@@ -24,7 +23,10 @@ from anymail.exceptions import (
     AnymailSerializationError,
     AnymailUnsupportedFeature,
 )
-from anymail.message import AnymailMessage, attach_inline_image
+from anymail.message import attach_inline_image
+
+from .conftest import b64
+from .messages import make_message, send, sent_data
 
 API_KEY = "test-mandrill-api-key"
 BACKEND = "anymail.backends.mandrill.EmailBackend"
@@ -57,35 +59,9 @@ def api(requests_mock):
     return requests_mock
 
 
-def make_message(**kwargs):
-    kwargs.setdefault("subject", "Subject")
-    kwargs.setdefault("body", "Body")
-    kwargs.setdefault("from_email", "from@example.com")
-    kwargs.setdefault("to", ["to@example.com"])
-    return AnymailMessage(**kwargs)
-
-
-def send(message=None, **kwargs):
-    """Send message (or a make_message(**kwargs)); returns the message."""
-    if message is None:
-        message = make_message(**kwargs)
-    message.send()
-    return message
-
-
-def sent_data(api, message=None, **kwargs):
-    """Send, and return the JSON body Mandrill received."""
-    send(message, **kwargs)
-    return api.last_json()
-
-
 def sent_message(api, message=None, **kwargs):
     """Send, and return the body's "message" object."""
     return sent_data(api, message, **kwargs)["message"]
-
-
-def b64(data):
-    return base64.b64encode(data).decode("ascii")
 
 
 # ---------------------------------------------------------------------------

@@ -33,6 +33,8 @@ from anymail.message import (
 )
 from anymail.utils import UNSET, Attachment, EmailAddress
 
+from .messages import make_message
+
 ANYMAIL_ATTRS = [
     "esp_extra",
     "envelope_sender",
@@ -68,14 +70,6 @@ def send(backend, message):
     """Send through the test backend; return the normalized params."""
     assert backend.send_messages([message]) == 1
     return message.anymail_test_params
-
-
-def make_message(**kwargs):
-    kwargs.setdefault("subject", "Subject")
-    kwargs.setdefault("body", "Body")
-    kwargs.setdefault("from_email", "from@example.com")
-    kwargs.setdefault("to", ["to@example.com"])
-    return AnymailMessage(**kwargs)
 
 
 # ---------------------------------------------------------------------------

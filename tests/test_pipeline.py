@@ -20,17 +20,11 @@ from anymail.exceptions import (
     AnymailRecipientsRefused,
     AnymailUnsupportedFeature,
 )
-from anymail.message import AnymailMessage, AnymailRecipientStatus, AnymailStatus
+from anymail.message import AnymailRecipientStatus, AnymailStatus
 from anymail.signals import post_send, pre_send
 from anymail.utils import EmailAddress, last
 
-
-def make_message(**kwargs):
-    kwargs.setdefault("subject", "Subject")
-    kwargs.setdefault("body", "Body")
-    kwargs.setdefault("from_email", "from@example.com")
-    kwargs.setdefault("to", ["to@example.com"])
-    return AnymailMessage(**kwargs)
+from .messages import make_message
 
 
 def quiet_backend(cls=AnymailTestBackend, **kwargs):

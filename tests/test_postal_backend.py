@@ -1,6 +1,5 @@
 """Tests for the Postal sending backend (send-message API)."""
 
-import base64
 import json
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -23,7 +22,10 @@ from anymail.exceptions import (
     AnymailSerializationError,
     AnymailUnsupportedFeature,
 )
-from anymail.message import AnymailMessage, attach_inline_image
+from anymail.message import attach_inline_image
+
+from .conftest import b64
+from .messages import make_message, send, sent_data
 
 BACKEND = "anymail.backends.postal.EmailBackend"
 API_KEY = "test-postal-server-key"
@@ -73,32 +75,6 @@ def api(requests_mock):
     """requests_mock answering every call with a one-recipient success."""
     requests_mock.set_response(200, success())
     return requests_mock
-
-
-def make_message(**kwargs):
-    kwargs.setdefault("subject", "Subject")
-    kwargs.setdefault("body", "Body")
-    kwargs.setdefault("from_email", "from@example.com")
-    kwargs.setdefault("to", ["to@example.com"])
-    return AnymailMessage(**kwargs)
-
-
-def send(message=None, **kwargs):
-    """Send message (or a make_message(**kwargs)); returns the message."""
-    if message is None:
-        message = make_message(**kwargs)
-    message.send()
-    return message
-
-
-def sent_data(api, message=None, **kwargs):
-    """Send, and return the JSON body Postal received."""
-    send(message, **kwargs)
-    return api.last_json()
-
-
-def b64(data):
-    return base64.b64encode(data).decode("ascii")
 
 
 def unsupported_text(feature):

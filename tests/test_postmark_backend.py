@@ -28,6 +28,8 @@ from anymail.exceptions import (
 )
 from anymail.message import AnymailMessage, attach_inline_image
 
+from .messages import make_message
+
 BACKEND = "anymail.backends.postmark.EmailBackend"
 TOKEN = "test_server_token"
 API_URL = "https://api.postmarkapp.com/"
@@ -54,14 +56,6 @@ def ok_result(to="to@example.com", message_id="abcdef01-2345-6789-0123-456789abc
         "ErrorCode": 0,
         "Message": "OK",
     }
-
-
-def make_message(**kwargs):
-    kwargs.setdefault("subject", "Subject")
-    kwargs.setdefault("body", "Body")
-    kwargs.setdefault("from_email", "from@example.com")
-    kwargs.setdefault("to", ["to@example.com"])
-    return AnymailMessage(**kwargs)
 
 
 def sent_data(api):

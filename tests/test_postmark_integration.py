@@ -12,6 +12,8 @@ from anymail.exceptions import AnymailAPIError, AnymailRequestsAPIError
 from anymail.message import AnymailMessage
 from example.standin import StandIn
 
+from .messages import make_message
+
 BACKEND = "anymail.backends.postmark.EmailBackend"
 TOKEN = "standin_server_token"
 
@@ -33,14 +35,6 @@ def postmark_settings(api_url, **anymail):
             **anymail,
         },
     )
-
-
-def make_message(**kwargs):
-    kwargs.setdefault("subject", "Subject")
-    kwargs.setdefault("body", "Body")
-    kwargs.setdefault("from_email", "from@example.com")
-    kwargs.setdefault("to", ["to@example.com"])
-    return AnymailMessage(**kwargs)
 
 
 def is_uuid(value):

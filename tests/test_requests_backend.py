@@ -20,8 +20,10 @@ from anymail.exceptions import (
     AnymailRequestsAPIError,
     AnymailSerializationError,
 )
-from anymail.message import AnymailMessage, AnymailRecipientStatus
+from anymail.message import AnymailRecipientStatus
 from anymail.utils import get_anymail_setting
+
+from .messages import make_message
 
 DEMO_API_URL = "https://api.demo.example/v1/"
 DEMO_ENDPOINT_URL = "https://api.demo.example/v1/messages/send"
@@ -115,14 +117,6 @@ def make_backend(**kwargs):
             warnings.simplefilter("ignore", DeprecationWarning)
             return DemoBackend(**kwargs)
     return DemoBackend(**kwargs)
-
-
-def make_message(**kwargs):
-    kwargs.setdefault("subject", "Subject")
-    kwargs.setdefault("body", "Body")
-    kwargs.setdefault("from_email", "from@example.com")
-    kwargs.setdefault("to", ["to@example.com"])
-    return AnymailMessage(**kwargs)
 
 
 @pytest.fixture

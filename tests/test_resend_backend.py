@@ -1,6 +1,5 @@
 """Tests for the Resend sending backend (emails and emails/batch APIs)."""
 
-import base64
 import json
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -26,6 +25,8 @@ from anymail.exceptions import (
 )
 from anymail.message import AnymailMessage, attach_inline_image
 
+from .conftest import b64
+
 BACKEND = "anymail.backends.resend.EmailBackend"
 API_KEY = "re_test_api_key_123"
 CREDENTIALS = {"RESEND_API_KEY": API_KEY}
@@ -42,10 +43,6 @@ PNG = (
     b"\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f"
     b"\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
 )
-
-
-def b64(content):
-    return base64.b64encode(content).decode("ascii")
 
 
 def batch_response(*ids):

@@ -1,6 +1,5 @@
 """Tests for the Scaleway Transactional Email (TEM) sending backend."""
 
-import base64
 import json
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -23,7 +22,10 @@ from anymail.exceptions import (
     AnymailSerializationError,
     AnymailUnsupportedFeature,
 )
-from anymail.message import AnymailMessage, attach_inline_image
+from anymail.message import attach_inline_image
+
+from .conftest import b64
+from .messages import message_factory
 
 BACKEND = "anymail.backends.scaleway.EmailBackend"
 SECRET_KEY = "test-scaleway-secret-key"
@@ -81,12 +83,7 @@ def api(requests_mock):
     return requests_mock
 
 
-def make_message(**kwargs):
-    kwargs.setdefault("subject", "Subject")
-    kwargs.setdefault("body", "Text Body")
-    kwargs.setdefault("from_email", "from@example.com")
-    kwargs.setdefault("to", ["to@example.com"])
-    return AnymailMessage(**kwargs)
+make_message = message_factory(body="Text Body")
 
 
 def send(message=None, **kwargs):
@@ -106,10 +103,6 @@ def sent_data(api, message=None, **kwargs):
 def sent_headers(api, message=None, **kwargs):
     """Send, and return the additional_headers Scaleway received."""
     return sent_data(api, message, **kwargs)["additional_headers"]
-
-
-def b64(content):
-    return base64.b64encode(content).decode("ascii")
 
 
 # ---------------------------------------------------------------------------

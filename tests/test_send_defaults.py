@@ -16,16 +16,9 @@ from anymail.exceptions import (
     AnymailInvalidAddress,
     AnymailInvalidMailer,
 )
-from anymail.message import AnymailMessage
 from anymail.utils import EmailAddress
 
-
-def make_message(**kwargs):
-    kwargs.setdefault("subject", "Subject")
-    kwargs.setdefault("body", "Body")
-    kwargs.setdefault("from_email", "from@example.com")
-    kwargs.setdefault("to", ["to@example.com"])
-    return AnymailMessage(**kwargs)
+from .messages import make_message
 
 
 def send(backend, message):

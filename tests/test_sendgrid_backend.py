@@ -1,6 +1,5 @@
 """Tests for the SendGrid sending backend (v3 Mail Send API)."""
 
-import base64
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -26,6 +25,9 @@ from anymail.exceptions import (
     AnymailWarning,
 )
 from anymail.message import AnymailMessage, attach_inline_image
+
+from .conftest import b64
+from .messages import make_message, send, sent_data
 
 # Every test constructs the backend, which always warns it is not supported
 # (checked explicitly in TestNotSupportedWarning). Any other Anymail warning
@@ -90,28 +92,6 @@ def anymail_settings(**extra):
     return override_settings(ANYMAIL={"SENDGRID_API_KEY": API_KEY, **extra})
 
 
-def make_message(**kwargs):
-    kwargs.setdefault("subject", "Subject")
-    kwargs.setdefault("body", "Body")
-    kwargs.setdefault("from_email", "from@example.com")
-    kwargs.setdefault("to", ["to@example.com"])
-    return AnymailMessage(**kwargs)
-
-
-def send(message=None, **kwargs):
-    """Send message (or a make_message(**kwargs)); returns the message."""
-    if message is None:
-        message = make_message(**kwargs)
-    message.send()
-    return message
-
-
-def sent_data(api, message=None, **kwargs):
-    """Send, and return the JSON body SendGrid received."""
-    send(message, **kwargs)
-    return api.last_json()
-
-
 def without_ids(personalizations):
     """The personalizations with the generated anymail_id custom_args removed."""
     result = []
@@ -123,10 +103,6 @@ def without_ids(personalizations):
             personalization["custom_args"] = custom_args
         result.append(personalization)
     return result
-
-
-def b64(data):
-    return base64.b64encode(data).decode("ascii")
 
 
 # ---------------------------------------------------------------------------

@@ -17,9 +17,9 @@ from anymail.exceptions import (
     AnymailError,
     AnymailInvalidMailer,
 )
-from anymail.message import AnymailMessage
 from anymail.utils import get_anymail_setting
 
+from .messages import make_message
 from .test_requests_backend import DemoBackend
 
 ALL_GENERAL_OPTIONS = {
@@ -47,10 +47,6 @@ def base_init_kwargs(monkeypatch):
 
 def message_error_prefix(alias="default"):
     return f"MAILERS[{alias!r}]: " if django.VERSION >= (6, 1) else ""
-
-
-def make_message(**kwargs):
-    return AnymailMessage("Subject", "Body", "from@example.com", ["to@example.com"])
 
 
 # ---------------------------------------------------------------------------

@@ -1,6 +1,5 @@
 """Tests for the SparkPost sending backend (Transmissions API)."""
 
-import base64
 from datetime import date, datetime, timedelta, timezone
 from email.mime.image import MIMEImage
 from email.mime.text import MIMEText
@@ -21,6 +20,9 @@ from anymail.exceptions import (
     AnymailUnsupportedFeature,
 )
 from anymail.message import AnymailMessage, attach_inline_image
+
+from .conftest import b64
+from .messages import make_message, send, sent_data
 
 API_KEY = "test-sparkpost-api-key"
 BACKEND = "anymail.backends.sparkpost.EmailBackend"
@@ -52,32 +54,6 @@ def api(requests_mock):
     """requests_mock answering every call with a one-recipient success."""
     requests_mock.set_response(200, results())
     return requests_mock
-
-
-def make_message(**kwargs):
-    kwargs.setdefault("subject", "Subject")
-    kwargs.setdefault("body", "Body")
-    kwargs.setdefault("from_email", "from@example.com")
-    kwargs.setdefault("to", ["to@example.com"])
-    return AnymailMessage(**kwargs)
-
-
-def send(message=None, **kwargs):
-    """Send message (or a make_message(**kwargs)); returns the message."""
-    if message is None:
-        message = make_message(**kwargs)
-    message.send()
-    return message
-
-
-def sent_data(api, message=None, **kwargs):
-    """Send, and return the JSON body SparkPost received."""
-    send(message, **kwargs)
-    return api.last_json()
-
-
-def b64(data):
-    return base64.b64encode(data).decode("ascii")
 
 
 # ---------------------------------------------------------------------------

@@ -15,17 +15,11 @@ from anymail.exceptions import (
     AnymailRecipientsRefused,
     AnymailUnsupportedFeature,
 )
-from anymail.message import AnymailMessage, AnymailRecipientStatus
+from anymail.message import AnymailRecipientStatus
 from anymail.signals import post_send
 from anymail.utils import Attachment, EmailAddress
 
-
-def make_message(**kwargs):
-    kwargs.setdefault("subject", "Subject")
-    kwargs.setdefault("body", "Body")
-    kwargs.setdefault("from_email", "from@example.com")
-    kwargs.setdefault("to", ["to@example.com"])
-    return AnymailMessage(**kwargs)
+from .messages import make_message
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """Tests for the Unisender Go (Web API v1 email/send.json) sending backend."""
 
-import base64
 import io
 import json
 import uuid
@@ -28,6 +27,8 @@ from anymail.exceptions import (
 )
 from anymail.message import AnymailMessage, attach_inline_image
 
+from .conftest import b64
+
 BACKEND = "anymail.backends.unisender_go.EmailBackend"
 API_URL = "https://go1.unisender.ru/ru/transactional/api/v1/"
 SEND_URL = API_URL + "email/send.json"
@@ -46,10 +47,6 @@ PNG = (
 
 #: The ids the patched uuid.uuid4 hands out, in order
 IDS = [str(uuid.UUID(int=n)) for n in range(1, 21)]
-
-
-def b64(content):
-    return base64.b64encode(content).decode("ascii")
 
 
 def success_response(*emails, failed=None):
