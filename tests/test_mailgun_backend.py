@@ -883,6 +883,24 @@ class TestBatchSends:
             "X-Custom": "for-bob",
         }
 
+    @pytest.mark.parametrize(
+        "reply_to",
+        [{"headers": {"Reply-To": "r@example.com"}}, {"reply_to": ["r@example.com"]}],
+    )
+    def test_merge_headers_reply_to_default(self, mailgun, reply_to):
+        # a recipient without their own Reply-To gets the message's
+        data = send(
+            mailgun,
+            to=["alice@example.com", "bob@example.com"],
+            merge_headers={"alice@example.com": {"Reply-To": "a@example.com"}},
+            **reply_to,
+        )
+        assert data["h:Reply-To"] == "%recipient.h:Reply-To%"
+        assert recipient_variables(data) == {
+            "alice@example.com": {"h:Reply-To": "a@example.com"},
+            "bob@example.com": {"h:Reply-To": "r@example.com"},
+        }
+
     def test_merge_headers_title_cased(self, mailgun):
         data = send(
             mailgun,
@@ -1121,6 +1139,12 @@ class TestResponses:
             "Check your ANYMAIL MAILGUN_SENDER_DOMAIN and MAILGUN_API_URL settings.\n"
             "Mailgun API response 200 (OK): 'Mailgun Magnificent API'"
         )
+
+    def test_magnificent_api_only_for_200(self, mailgun):
+        # any other 2xx with that (non-JSON) body is an invalid JSON response
+        mailgun.set_response(201, "Mailgun Magnificent API")
+        error = self.assert_failed(mailgun, response_set=True)
+        assert str(error).startswith("Invalid JSON in Mailgun API response\n")
 
     def test_invalid_json(self, mailgun):
         mailgun.set_response(200, "{not json")

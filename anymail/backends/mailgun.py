@@ -46,7 +46,7 @@ class EmailBackend(AnymailRequestsBackend):
                 message,
             )
         super().raise_for_status(response, payload, message)
-        if "Mailgun Magnificent API" in response.text:
+        if response.status_code == 200 and "Mailgun Magnificent API" in response.text:
             # Mailgun's answer to a request for an unknown (malformed) endpoint
             raise self.api_error(
                 f"Invalid Mailgun API endpoint '{response.url}'.\n"
@@ -88,7 +88,6 @@ class MailgunPayload(DeferredMergeMixin, RequestsPayload):
         self.sender_domain = self.backend.sender_domain
         self.to_addr_specs = []  # keys for recipient-variables
         self.all_recipients = []  # to, cc and bcc addr_specs, for send status
-        self.header_fields = {}  # extra_headers as {"h:Name": value}
         self.metadata = {}
         self.merge_metadata = {}
         self.merge_data = {}
@@ -176,7 +175,8 @@ class MailgunPayload(DeferredMergeMixin, RequestsPayload):
             for addr_spec, headers in self.merge_headers.items()
         }
         fields = _union_of_keys(per_recipient.values())
-        defaults = {field: self.header_fields.get(field, "") for field in fields}
+        # (the message's own h: fields: extra_headers, and Reply-To however set)
+        defaults = {field: self.data.get(field, "") for field in fields}
         self._add_recipient_values(recipient_variables, per_recipient, defaults)
         return {field: f"%recipient.{field}%" for field in fields}
 
@@ -227,8 +227,7 @@ class MailgunPayload(DeferredMergeMixin, RequestsPayload):
         self.data["subject"] = subject
 
     def set_extra_headers(self, headers):
-        self.header_fields = _header_fields(headers)
-        self.data.update(self.header_fields)
+        self.data.update(_header_fields(headers))
 
     def set_text_body(self, body):
         self.data["text"] = body
