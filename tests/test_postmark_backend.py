@@ -1086,6 +1086,18 @@ class TestResponses:
         assert message.anymail_status.recipients[address].status == "invalid"
         assert message.anymail_status.recipients[address].message_id is None
 
+    def test_invalid_recipient_with_apostrophe(self, api):
+        api.set_response(
+            422,
+            {"ErrorCode": 300, "Message": "Invalid 'To' address: 'o'brien@localhost'."},
+        )
+        message = make_message(to=["o'brien@localhost"])
+        with pytest.raises(AnymailRecipientsRefused):
+            message.send()
+        recipients = message.anymail_status.recipients
+        assert list(recipients) == ["o'brien@localhost"]
+        assert recipients["o'brien@localhost"].status == "invalid"
+
     def test_invalid_recipient_with_valid_ones(self, api):
         api.set_response(
             422, {"ErrorCode": 300, "Message": "Invalid 'To' address: 'bad@localhost'."}
@@ -1204,6 +1216,21 @@ class TestResponses:
         assert str(excinfo.value).startswith("Invalid Postmark API response format\n")
         assert message.anymail_status.esp_response is not None
         assert message.anymail_status.status is None
+
+    def test_unparseable_to_in_success_result(self, api):
+        api.set_response(
+            200,
+            {
+                "To": "Undisclosed recipients:;",
+                "MessageID": "x",
+                "ErrorCode": 0,
+                "Message": "OK",
+            },
+        )
+        message = make_message()
+        with pytest.raises(AnymailAPIError) as excinfo:
+            message.send()
+        assert str(excinfo.value).startswith("Invalid Postmark API response format\n")
 
     def test_missing_message_id(self, api):
         api.set_response(200, {"To": "to@example.com", "ErrorCode": 0, "Message": "OK"})

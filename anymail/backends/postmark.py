@@ -10,6 +10,7 @@ import uuid
 
 from requests.structures import CaseInsensitiveDict
 
+from ..exceptions import AnymailInvalidAddress
 from ..message import AnymailRecipientStatus
 from ..utils import (
     get_anymail_setting,
@@ -31,7 +32,12 @@ ERROR_CODE_INACTIVE_RECIPIENT = 406
 INVALID_RECIPIENT_RE = re.compile(
     r"^(?:invalid|error parsing) '(?:to|cc|bcc)'", re.IGNORECASE
 )
-QUOTED_ADDRESS_RE = re.compile(r"address:?\s*'([^']*)'", re.IGNORECASE)
+# The quoted address ends at a quote followed by the end of a sentence or
+# clause, so an address with an apostrophe is read whole:
+# "Invalid 'To' address: 'o'brien@localhost'."
+QUOTED_ADDRESS_RE = re.compile(
+    r"address:?\s*'(.*?)'(?=[.,;]?(?:\s|$))", re.IGNORECASE | re.DOTALL
+)
 # "... Found inactive addresses: a@example.com, b@example.com.\nInactive recipients..."
 INACTIVE_ADDRESSES_RE = re.compile(
     r"inactive addresses:\s*(.*?)\.\s*Inactive recipients", re.IGNORECASE | re.DOTALL
@@ -127,7 +133,12 @@ class EmailBackend(AnymailRequestsBackend):
         status = "queued" if "delivery may be delayed" in text else "sent"
         accepted = AnymailRecipientStatus(result["MessageID"], status)
         to = result.get("To")  # absent for cc/bcc-only messages
-        to_emails = parse_address_list(to, field="To") if to else []
+        try:
+            to_emails = parse_address_list(to, field="To") if to else []
+        except AnymailInvalidAddress as err:
+            raise self.invalid_response_format(
+                response, payload, payload.message
+            ) from err
         # Postmark doesn't echo Cc or Bcc: they share each result's status
         statuses.mark_all(
             (email.addr_spec for email in to_emails + payload.cc_and_bcc_emails),
