@@ -653,6 +653,35 @@ class TestAnymailFeatures:
         assert data["v:key"] == "metadata"
         assert data["recipient-variables"] == "{}"
 
+    def test_merge_headers_field_wins_over_esp_extra(self, mailgun):
+        data = send(
+            mailgun,
+            to=["alice@example.com", "bob@example.com"],
+            merge_headers={
+                "alice@example.com": {"X-Custom": "for-alice"},
+                "bob@example.com": {"x-custom": "for-bob"},
+            },
+            esp_extra={"h:X-Custom": "extra", "h:X-Other": "extra-other"},
+        )
+        assert data["h:X-Custom"] == "%recipient.h:X-Custom%"
+        assert recipient_variables(data) == {
+            "alice@example.com": {"h:X-Custom": "for-alice"},
+            "bob@example.com": {"h:X-Custom": "for-bob"},
+        }
+        # (an esp_extra h: field without a computed counterpart is still sent)
+        assert data["h:X-Other"] == "extra-other"
+
+    def test_merge_headers_default_not_from_esp_extra(self, mailgun):
+        # a recipient without their own value gets the message's extra_headers
+        # value for it, else "" (esp_extra fields aren't message headers)
+        data = send(
+            mailgun,
+            to=["alice@example.com", "bob@example.com"],
+            merge_headers={"alice@example.com": {"X-Custom": "for-alice"}},
+            esp_extra={"h:X-Custom": "extra"},
+        )
+        assert recipient_variables(data)["bob@example.com"] == {"h:X-Custom": ""}
+
     def test_esp_extra_recipient_variables_without_batch(self, mailgun):
         data = send(mailgun, esp_extra={"recipient-variables": '{"x": {}}'})
         assert data["recipient-variables"] == '{"x": {}}'
@@ -1107,6 +1136,15 @@ class TestResponses:
         error = self.assert_failed(mailgun)
         assert str(error) == (
             'Mailgun API response 404 (NOT FOUND):\n{\n  "message": "Not here"\n}'
+        )
+
+    def test_domain_not_found_in_other_status(self, mailgun):
+        # only a 404 gets the "Unknown sender domain" explanation
+        mailgun.set_response(400, {"message": "Domain not found: example.com"})
+        error = self.assert_failed(mailgun)
+        assert str(error) == (
+            "Mailgun API response 400 (BAD REQUEST):\n"
+            '{\n  "message": "Domain not found: example.com"\n}'
         )
 
     def test_error_json_body(self, mailgun):

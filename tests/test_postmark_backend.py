@@ -7,6 +7,7 @@ Every test checks the exact HTTP request Postmark would receive (recorded by the
 import json
 import uuid
 from decimal import Decimal
+from email.mime.image import MIMEImage
 from email.mime.text import MIMEText
 from unittest import mock
 
@@ -256,6 +257,12 @@ class TestAddresses:
             make_message(to=["to@faß.example"]).send()
         assert sent_data(api)["To"] == "to@faß.example"
 
+    def test_global_idna_encoder_setting(self, api):
+        # Without POSTMARK_IDNA_ENCODER, the global IDNA_ENCODER applies
+        with postmark_settings(IDNA_ENCODER="idna2003"):
+            make_message(to=["to@faß.example"]).send()
+        assert sent_data(api)["To"] == "to@fass.example"  # (idna2008: xn--fa-hia)
+
     def test_multiple_from_addresses(self, api):
         make_message(from_email="one@example.com, Two <two@example.com>").send()
         assert sent_data(api)["From"] == "one@example.com, Two <two@example.com>"
@@ -402,6 +409,21 @@ class TestContent:
         }
         assert not cid.startswith("<")
 
+    def test_inline_by_content_id_without_disposition(self, api):
+        message = make_message()
+        image = MIMEImage(PNG_CONTENT, "png")
+        image["Content-ID"] = "<abc@x>"
+        assert image.get_content_disposition() is None
+        message.attach(image)
+        message.send()
+        [attachment] = sent_data(api)["Attachments"]
+        assert attachment == {
+            "Name": "",
+            "Content": "iVBORw0KGgoAAAANSUhEUiBmYWtlIHBuZyBkYXRh",
+            "ContentType": "image/png",
+            "ContentID": "cid:abc@x",
+        }
+
     def test_metadata(self, api):
         metadata = {"user_id": 12345, "nested": {"a": [1, 2]}, "flag": True}
         make_message(metadata=metadata).send()
@@ -476,6 +498,23 @@ class TestTemplates:
             "To": "to@example.com",
             "TemplateAlias": "welcome-email",
             "TemplateModel": {"name": "Alice", "product": "Widget"},
+        }
+
+    @pytest.mark.parametrize("html_from", ["body", "alternative"])
+    def test_empty_html_body_removed(self, api, html_from):
+        message = make_message(body="", template_id=1234567)
+        if html_from == "body":
+            message.content_subtype = "html"
+        else:
+            message.attach_alternative("", "text/html")
+        message.send()
+        # (as for Django's default empty subject and text body)
+        assert sent_data(api) == {
+            "From": "from@example.com",
+            "To": "to@example.com",
+            "Subject": "Subject",
+            "TemplateId": 1234567,
+            "TemplateModel": {},
         }
 
     def test_non_empty_subject_and_body_kept(self, api):
@@ -797,6 +836,31 @@ class TestBatchSends:
         assert second["TemplateModel"] == {}
         assert first["TemplateAlias"] == second["TemplateAlias"] == "alias"
 
+    def test_merge_keys_match_addr_spec_case_sensitively(self, api):
+        api.set_response(
+            200, [ok_result("Alice@example.com"), ok_result("b@example.com")]
+        )
+        AnymailMessage(
+            from_email="from@example.com",
+            to=["Alice <Alice@example.com>", "b@example.com"],
+            template_id=1234567,
+            merge_global_data={"name": "friend"},
+            merge_data={
+                "alice@example.com": {"name": "Alice"},
+                "b@example.com": {"name": "B"},
+            },
+            merge_metadata={
+                "ALICE@EXAMPLE.COM": {"uid": "alice"},
+                "b@example.com": {"uid": "b"},
+            },
+        ).send()
+        first, second = sent_data(api)["Messages"]
+        # keys differing only in case from the recipient's addr_spec don't apply
+        assert first["TemplateModel"] == {"name": "friend"}
+        assert "Metadata" not in first
+        assert second["TemplateModel"] == {"name": "B"}
+        assert second["Metadata"] == {"uid": "b"}
+
     def test_batch_without_template(self, api):
         api.set_response(200, [ok_result("a@example.com"), ok_result("b@example.com")])
         make_message(
@@ -1073,6 +1137,13 @@ class TestResponses:
                 "bad@x",
             ),
             ("to", "Error parsing 'To': Illegal address: 'invalid@localhost'.", None),
+            (
+                "cc",
+                "Error parsing 'Cc': Illegal email address in address 'bad-cc@x'."
+                " It must contain the '@' symbol.",
+                "bad-cc@x",
+            ),
+            ("bcc", "Invalid 'Bcc' address: 'bad-bcc@localhost'.", "bad-bcc@localhost"),
         ],
     )
     def test_invalid_recipient_300(self, api, field, error_message, address):
@@ -1187,12 +1258,15 @@ class TestResponses:
             "Postmark API response 500 (Internal Server Error): 'Invalid API key'"
         )
 
-    def test_invalid_json(self, api):
-        api.set_response(200, "this isn't json")
+    @pytest.mark.parametrize("status_code", [200, 422])
+    def test_invalid_json(self, api, status_code):
+        # (a 422 body is parsed like a success body, so it must be JSON too)
+        api.set_response(status_code, "this isn't json")
         message = make_message()
         with pytest.raises(AnymailAPIError) as excinfo:
             message.send()
         assert str(excinfo.value).startswith("Invalid JSON in Postmark API response")
+        assert excinfo.value.status_code == status_code
         # The response was received, but not parsed
         assert message.anymail_status.esp_response.text == "this isn't json"
         assert message.anymail_status.status is None
@@ -1577,6 +1651,20 @@ class TestBulkApi:
         assert message.anymail_status.recipients["spam@example.com"].status == (
             "rejected"
         )
+
+    def test_bulk_invalid_recipient_300(self, bulk_api):
+        # Not a bulk (PercentageCompleted) response: parsed as for other endpoints
+        bulk_api.set_response(
+            422, {"ErrorCode": 300, "Message": "Invalid 'To' address: 'bad@localhost'."}
+        )
+        message = make_message(to=["Bad@localhost"])
+        with fixed_uuids(UUID_1), pytest.raises(AnymailRecipientsRefused):
+            message.send()
+        assert endpoint(bulk_api) == "email/bulk"
+        recipients = message.anymail_status.recipients
+        assert list(recipients) == ["Bad@localhost"]
+        assert recipients["Bad@localhost"].status == "invalid"
+        assert recipients["Bad@localhost"].message_id is None  # (not the generated id)
 
     def test_bulk_response_without_status_fields(self, bulk_api):
         bulk_api.set_response(200, {"Id": "blk-1", "Status": "Accepted"})

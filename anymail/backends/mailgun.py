@@ -84,6 +84,7 @@ class MailgunPayload(DeferredMergeMixin, RequestsPayload):
     def init_payload(self):
         self.auth = ("api", self.backend.api_key)
         self.data = {}  # field name -> value, or list of values for repeated fields
+        self.header_fields = {}  # the message's own headers, as {"h:Name": value}
         self.files = []  # (field name, (filename, content bytes, content type))
         self.sender_domain = self.backend.sender_domain
         self.to_addr_specs = []  # keys for recipient-variables
@@ -175,8 +176,7 @@ class MailgunPayload(DeferredMergeMixin, RequestsPayload):
             for addr_spec, headers in self.merge_headers.items()
         }
         fields = _union_of_keys(per_recipient.values())
-        # (the message's own h: fields: extra_headers, and Reply-To however set)
-        defaults = {field: self.data.get(field, "") for field in fields}
+        defaults = {field: self.header_fields.get(field, "") for field in fields}
         self._add_recipient_values(recipient_variables, per_recipient, defaults)
         return {field: f"%recipient.{field}%" for field in fields}
 
@@ -215,7 +215,8 @@ class MailgunPayload(DeferredMergeMixin, RequestsPayload):
 
     def set_reply_to(self, emails):
         if emails:
-            self.data["h:Reply-To"] = ", ".join(self.format_addresses(emails))
+            self.header_fields["h:Reply-To"] = ", ".join(self.format_addresses(emails))
+            self.data["h:Reply-To"] = self.header_fields["h:Reply-To"]
 
     def set_envelope_sender(self, email):
         # Mailgun has no envelope sender field, but sends from the API domain
@@ -227,6 +228,7 @@ class MailgunPayload(DeferredMergeMixin, RequestsPayload):
         self.data["subject"] = subject
 
     def set_extra_headers(self, headers):
+        self.header_fields.update(_header_fields(headers))
         self.data.update(_header_fields(headers))
 
     def set_text_body(self, body):
