@@ -228,8 +228,9 @@ class MailgunPayload(DeferredMergeMixin, RequestsPayload):
         self.data["subject"] = subject
 
     def set_extra_headers(self, headers):
-        self.header_fields.update(_header_fields(headers))
-        self.data.update(_header_fields(headers))
+        fields = _header_fields(headers)
+        self.header_fields.update(fields)
+        self.data.update(fields)
 
     def set_text_body(self, body):
         self.data["text"] = body
